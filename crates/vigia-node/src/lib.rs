@@ -1,0 +1,16 @@
+//! The camera node: everything between a camera and the outbox.
+//!
+//! `FrameSource → analysis (luma decode, motion, event machine, pre-buffer)
+//! → recorder (H.264 fMP4 + snapshot) → outbox`. The detection core
+//! ([`pipeline`]) is synchronous and clock-free so `vigia analyze` replays a
+//! file through exactly the code a live node runs; [`runtime`] wires it to
+//! tasks and bounded channels.
+
+pub mod analyze;
+pub mod event;
+pub mod outbox;
+pub mod prebuffer;
+pub mod pipeline;
+pub mod recorder;
+pub mod metrics;
+pub mod runtime;

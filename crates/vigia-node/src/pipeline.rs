@@ -1,0 +1,178 @@
+//! The detection core: one frame in, decisions out.
+//!
+//! Synchronous and clock-free: time is the frames' capture time. The live
+//! node calls it from its analysis thread, `vigia analyze` calls it in a
+//! loop over a file as fast as the CPU allows; both get the same events.
+//!
+//! Per frame: decode only the downscaled luma plane, run the motion
+//! detector, step the event machine, and either keep the (encoded) frame in
+//! the pre-buffer or hand it to the recorder.
+
+use std::hash::{BuildHasher, Hasher};
+
+use vigia_base::{CameraId, CaptureId};
+use vigia_config::EventSettings;
+use vigia_media::{Frame, MediaError};
+use vigia_vision::{MotionDetector, MotionParams, MotionResult, VisionError};
+
+use crate::event::{EventAction, EventMachine};
+use crate::prebuffer::PreBuffer;
+use crate::recorder::RecorderMsg;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AnalyzerStats {
+    pub frames: u64,
+    pub analysed: u64,
+    /// Frames whose JPEG could not be decoded (skipped).
+    pub decode_errors: u64,
+    pub events: u64,
+}
+
+/// The per-frame result, for callers that report or tune.
+#[derive(Debug, Clone)]
+pub struct FrameOutcome {
+    pub motion: MotionResult,
+    pub action: EventAction,
+}
+
+pub struct Analyzer {
+    camera: CameraId,
+    scale: u32,
+    detector: MotionDetector,
+    events: EventMachine,
+    prebuffer: PreBuffer,
+    pre_roll_ms: i64,
+    /// Produce recorder messages (the node) or only decisions (analyze).
+    record: bool,
+    nonce: u64,
+    stats: AnalyzerStats,
+    last_ms: Option<i64>,
+    frame_interval_ms: i64,
+}
+
+impl Analyzer {
+    pub fn new(
+        camera: CameraId,
+        scale: u32,
+        motion: MotionParams,
+        events: EventSettings,
+        record: bool,
+    ) -> Result<Self, VisionError> {
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        Ok(Self {
+            camera,
+            scale,
+            detector: MotionDetector::new(motion)?,
+            events: EventMachine::new(events),
+            prebuffer: PreBuffer::new(events.pre_roll_ms, events.prebuffer_max_bytes),
+            pre_roll_ms: events.pre_roll_ms,
+            record,
+            nonce: seed | 1,
+            stats: AnalyzerStats::default(),
+            last_ms: None,
+            frame_interval_ms: 100,
+        })
+    }
+
+    pub fn stats(&self) -> AnalyzerStats {
+        self.stats
+    }
+
+    pub fn prebuffer(&self) -> &PreBuffer {
+        &self.prebuffer
+    }
+
+    pub fn camera(&self) -> &CameraId {
+        &self.camera
+    }
+
+    fn next_capture_id(&mut self, start_ms: i64) -> CaptureId {
+        self.nonce ^= self.nonce << 13;
+        self.nonce ^= self.nonce >> 7;
+        self.nonce ^= self.nonce << 17;
+        CaptureId::new(start_ms, self.nonce as u32)
+    }
+
+    /// Analyses one frame and appends what the recorder must do to `out`.
+    /// A frame that cannot be decoded is skipped (and counted) and the
+    /// error returned; the analyzer stays usable.
+    pub fn process(&mut self, frame: Frame, out: &mut Vec<RecorderMsg>) -> Result<FrameOutcome, MediaError> {
+        self.stats.frames += 1;
+        let luma = match vigia_media::jpeg::decode_luma(&frame.jpeg, self.scale) {
+            Ok(l) => l,
+            Err(e) => {
+                self.stats.decode_errors += 1;
+                return Err(e);
+            }
+        };
+        self.stats.analysed += 1;
+        if let Some(last) = self.last_ms {
+            let dt = frame.captured_ms - last;
+            if dt > 0 {
+                self.frame_interval_ms = dt;
+            }
+        }
+        self.last_ms = Some(frame.captured_ms);
+        let motion = self.detector.analyze(&luma);
+        let t = frame.captured_ms;
+        let action = self.events.on_frame(t, motion.motion, motion.triggered);
+        match action {
+            EventAction::Idle => {
+                if self.record {
+                    self.prebuffer.push(frame);
+                }
+            }
+            EventAction::Start { start_ms } => {
+                self.stats.events += 1;
+                self.start(start_ms, frame, motion.score, out);
+            }
+            EventAction::Continue => {
+                if self.record {
+                    out.push(RecorderMsg::Frame {
+                        frame,
+                        motion_score: if motion.motion { motion.score } else { 0.0 },
+                    });
+                }
+            }
+            EventAction::End { end_ms, reason, restart } => {
+                out.push(RecorderMsg::End { end_ms, reason });
+                if restart {
+                    self.stats.events += 1;
+                    self.start(end_ms, frame, motion.score, out);
+                } else if self.record {
+                    self.prebuffer.push(frame);
+                }
+            }
+        }
+        Ok(FrameOutcome { motion, action })
+    }
+
+    fn start(&mut self, trigger_ms: i64, frame: Frame, score: f32, out: &mut Vec<RecorderMsg>) {
+        let mut frames = if self.record {
+            self.prebuffer.drain_from(trigger_ms - self.pre_roll_ms)
+        } else {
+            Vec::new()
+        };
+        let start_ms = frames.first().map_or(trigger_ms, |f| f.captured_ms);
+        let capture_id = self.next_capture_id(start_ms);
+        if self.record {
+            frames.push(frame);
+        }
+        out.push(RecorderMsg::Start {
+            capture_id,
+            trigger_ms,
+            frames,
+            trigger_score: score,
+        });
+    }
+
+    /// Ends a running event at the end of the stream.
+    pub fn flush(&mut self, out: &mut Vec<RecorderMsg>) -> Option<EventAction> {
+        let end = self.last_ms.map_or(0, |t| t + self.frame_interval_ms);
+        let action = self.events.flush(end)?;
+        if let EventAction::End { end_ms, reason, .. } = action {
+            out.push(RecorderMsg::End { end_ms, reason });
+        }
+        Some(action)
+    }
+}

@@ -1,0 +1,65 @@
+//! `vigia node --config FILE`: run a camera node.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use vigia_base::Shutdown;
+use vigia_node::recorder::RecorderEvent;
+
+#[derive(clap::Args)]
+pub struct NodeArgs {
+    /// The node configuration file (see config/node.example.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run(a: NodeArgs) -> anyhow::Result<()> {
+    let cfg = vigia_config::load_node(&a.config).with_context(|| format!("loading {}", a.config.display()))?;
+    let rt = super::runtime()?;
+    rt.block_on(run_configured(cfg, Shutdown::new(), None))
+}
+
+/// Runs a node from a validated config until a signal (or the end of a file
+/// source), printing one line per event on stdout.
+pub async fn run_configured(
+    cfg: vigia_config::NodeConfig,
+    shutdown: Shutdown,
+    ready: Option<tokio::sync::oneshot::Sender<vigia_node::runtime::NodeHandles>>,
+) -> anyhow::Result<()> {
+    super::spawn_signal_handler(shutdown.clone());
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
+    let source = vigia_node::sources::open_source(&cfg, vigia_node::sources::Pace::Live)
+        .with_context(|| format!("opening camera {}", cfg.camera))?;
+    let outbox = cfg.outbox_dir();
+    let on_event = Box::new(move |e: RecorderEvent| print_event(&e, &outbox));
+    vigia_node::runtime::run_node(cfg, source, shutdown, on_event, ready)
+        .await
+        .context("node stopped")?;
+    Ok(())
+}
+
+fn print_event(e: &RecorderEvent, outbox: &std::path::Path) {
+    match e {
+        RecorderEvent::Started { capture_id, trigger_ms } => {
+            println!("event started   {capture_id}  at {}", vigia_base::clock::format_utc_ms(*trigger_ms));
+        }
+        RecorderEvent::Committed(m) => {
+            let fragments = m.files.iter().filter(|f| f.kind == "clip_fragment").count();
+            println!(
+                "capture saved   {}  {:.1} s, {} frames, {} clip fragments, {:.2} MB, score {:.3}  -> {}",
+                m.capture_id,
+                (m.end_ms - m.start_ms) as f64 / 1000.0,
+                m.frames,
+                fragments,
+                m.total_bytes() as f64 / 1e6,
+                m.scores.motion_max,
+                outbox.join(m.capture_id.as_str()).display()
+            );
+        }
+        RecorderEvent::Failed { capture_id, error } => {
+            println!("capture FAILED  {capture_id}  {error} (kept for recovery)");
+        }
+        RecorderEvent::FileWritten { .. } => {}
+    }
+}

@@ -11,8 +11,10 @@ use vigia_base::Shutdown;
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

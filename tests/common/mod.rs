@@ -126,7 +126,7 @@ pub fn captures(outbox: &Path) -> Vec<(PathBuf, Option<serde_json::Value>)> {
             (p, m)
         })
         .collect();
-    v.sort();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
 

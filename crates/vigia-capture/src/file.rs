@@ -13,8 +13,9 @@
 //!
 //! Timestamps are presentation times derived from the frame index and the
 //! file's average frame rate (`start_ms + index * 1000 / fps`), not from the
-//! wall clock, so results do not depend on machine speed. `-fps_mode
-//! passthrough` keeps ffmpeg from duplicating or dropping frames.
+//! wall clock, so results do not depend on machine speed. `-fps_mode cfr`
+//! makes ffmpeg emit one picture per tick of that rate (repeating pictures a
+//! file stores as empty packets), so index / fps is the presentation time.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -267,7 +268,10 @@ impl FileSource {
                         let frame = Frame {
                             camera: self.cfg.camera.clone(),
                             seq: self.index,
-                            captured_ms: self.cfg.start_ms.saturating_add(info.frame_offset_ms(self.index)),
+                            captured_ms: self
+                                .cfg
+                                .start_ms
+                                .saturating_add(info.frame_offset_ms(self.index)),
                             width,
                             height,
                             jpeg,
@@ -283,14 +287,14 @@ impl FileSource {
                     }
                 }
             }
-            let n = dec
-                .stdout
-                .read(&mut dec.buf)
-                .await
-                .map_err(|source| CaptureError::FileRead {
-                    path: self.cfg.path.clone(),
-                    source,
-                })?;
+            let n =
+                dec.stdout
+                    .read(&mut dec.buf)
+                    .await
+                    .map_err(|source| CaptureError::FileRead {
+                        path: self.cfg.path.clone(),
+                        source,
+                    })?;
             if n > 0 {
                 dec.parser.push(&dec.buf[..n]);
                 while let Some(e) = dec.parser.next_event() {
@@ -307,10 +311,14 @@ impl FileSource {
                 continue;
             };
             self.stats.set_connected(false);
-            let status = dec.child.wait().await.map_err(|source| CaptureError::FileRead {
-                path: self.cfg.path.clone(),
-                source,
-            })?;
+            let status = dec
+                .child
+                .wait()
+                .await
+                .map_err(|source| CaptureError::FileRead {
+                    path: self.cfg.path.clone(),
+                    source,
+                })?;
             let stderr = dec.stderr.await.unwrap_or_default();
             if !status.success() {
                 let err = CaptureError::Ffmpeg {
@@ -333,9 +341,17 @@ impl FileSource {
     fn spawn(&self) -> Result<Decoder, CaptureError> {
         let path = &self.cfg.path;
         let mut cmd = Command::new("ffmpeg");
-        cmd.args(["-nostdin", "-v", "error", "-i"])
-            .arg(path)
-            .args(["-an", "-sn", "-dn", "-fps_mode", "passthrough"]);
+        // Constant frame rate, as a camera delivers: files that store
+        // repeated pictures as empty packets (AVI "drop frames", e.g.
+        // tree.avi: 444 frames, 68 coded) yield every tick, so frame index /
+        // fps is the presentation time.
+        cmd.args(["-nostdin", "-v", "error", "-i"]).arg(path).args([
+            "-an",
+            "-sn",
+            "-dn",
+            "-fps_mode",
+            "cfr",
+        ]);
         if let Some((w, h)) = self.cfg.scale {
             cmd.arg("-vf").arg(format!("scale={w}:{h}"));
         }
@@ -398,7 +414,11 @@ impl FrameSource for FileSource {
             self.cfg.path.display(),
             self.cfg.camera,
             if self.cfg.realtime { ", realtime" } else { "" },
-            if self.cfg.loop_forever { ", looping" } else { "" },
+            if self.cfg.loop_forever {
+                ", looping"
+            } else {
+                ""
+            },
         )
     }
 }

@@ -12,7 +12,15 @@ fn cam() -> CameraId {
 fn make_clip(dir: &Path) -> PathBuf {
     let path = dir.join("testsrc2.avi");
     let status = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=10"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x240:r=10",
+        ])
         .args(["-t", "2", "-c:v", "mpeg4"])
         .arg(&path)
         .status()
@@ -36,9 +44,17 @@ async fn collect(src: &mut FileSource, max: usize) -> Vec<Frame> {
 
 #[test]
 fn parses_ffprobe_output() {
-    let info = parse_probe("width=768\nheight=576\nr_frame_rate=10/1\navg_frame_rate=10/1\n")
-        .expect("ok");
-    assert_eq!(info, VideoInfo { width: 768, height: 576, fps_num: 10, fps_den: 1 });
+    let info =
+        parse_probe("width=768\nheight=576\nr_frame_rate=10/1\navg_frame_rate=10/1\n").expect("ok");
+    assert_eq!(
+        info,
+        VideoInfo {
+            width: 768,
+            height: 576,
+            fps_num: 10,
+            fps_den: 1
+        }
+    );
     // avg_frame_rate unknown: fall back to r_frame_rate.
     let info = parse_probe("width=2\nheight=2\nr_frame_rate=30000/1001\navg_frame_rate=0/0\n")
         .expect("ok");
@@ -73,7 +89,9 @@ async fn vtest_avi_has_795_frames_at_768x576() {
     let frames = collect(&mut src, 1000).await;
     assert_eq!(frames.len(), 795);
     assert!(frames.iter().all(|f| (f.width, f.height) == (768, 576)));
-    assert!(frames.windows(2).all(|w| w[1].captured_ms - w[0].captured_ms == 100));
+    assert!(frames
+        .windows(2)
+        .all(|w| w[1].captured_ms - w[0].captured_ms == 100));
     assert_eq!(frames[794].captured_ms, 79_400);
 }
 
@@ -112,7 +130,10 @@ async fn missing_file_is_a_clear_error() {
     let mut src = FileSource::new(FileSourceConfig::new(cam(), "/nonexistent/footage.mp4"));
     let err = src.next_frame().await.expect_err("missing");
     assert!(matches!(err, CaptureError::FileNotFound { .. }));
-    assert!(err.to_string().contains("/nonexistent/footage.mp4"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/footage.mp4"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +144,10 @@ async fn undecodable_file_reports_ffprobe_stderr() {
     let mut src = FileSource::new(FileSourceConfig::new(cam(), &path));
     let err = src.next_frame().await.expect_err("junk");
     let msg = err.to_string();
-    assert!(msg.contains("junk.mp4") && msg.contains("Invalid data"), "{msg}");
+    assert!(
+        msg.contains("junk.mp4") && msg.contains("Invalid data"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -141,5 +165,8 @@ async fn ffmpeg_failure_reports_stderr_tail() {
         }
     };
     assert!(matches!(err, CaptureError::Ffmpeg { .. }), "{err}");
-    assert!(!err.to_string().trim_end().ends_with(':'), "has stderr: {err}");
+    assert!(
+        !err.to_string().trim_end().ends_with(':'),
+        "has stderr: {err}"
+    );
 }

@@ -164,7 +164,8 @@ impl HttpMjpegSource {
                 }
                 continue;
             }
-            let read = tokio::time::timeout_at(deadline, conn.stream.read(&mut conn.read_buf)).await;
+            let read =
+                tokio::time::timeout_at(deadline, conn.stream.read(&mut conn.read_buf)).await;
             match read {
                 Err(_) => self.fail(format!(
                     "no complete frame within {:?}",
@@ -345,7 +346,10 @@ impl FrameSource for HttpMjpegSource {
     }
 
     fn describe(&self) -> String {
-        format!("MJPEG over HTTP {} (camera {})", self.url.redacted, self.cfg.camera)
+        format!(
+            "MJPEG over HTTP {} (camera {})",
+            self.url.redacted, self.cfg.camera
+        )
     }
 }
 

@@ -72,7 +72,12 @@ async fn serve(scripts: Vec<Script>) -> (SocketAddr, mpsc::UnboundedReceiver<Str
                 }
                 let _ = tx.send(String::from_utf8_lossy(&req).into_owned());
                 match script {
-                    Some(Script::Answer { head, body, piece, close }) => {
+                    Some(Script::Answer {
+                        head,
+                        body,
+                        piece,
+                        close,
+                    }) => {
                         if sock.write_all(head.as_bytes()).await.is_err() {
                             return;
                         }
@@ -120,7 +125,10 @@ async fn normal_stream_with_basic_auth() {
     let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
     let (addr, mut requests) = serve(vec![answer(multipart(&refs), false)]).await;
     let clock = SimulatedClock::new(1_000);
-    let mut src = source(format!("http://admin:s3cret@{addr}/mjpeg?cam=1"), clock.clone());
+    let mut src = source(
+        format!("http://admin:s3cret@{addr}/mjpeg?cam=1"),
+        clock.clone(),
+    );
     assert!(!src.describe().contains("s3cret"));
     assert!(src.describe().contains("admin:***@"));
 
@@ -129,13 +137,20 @@ async fn normal_stream_with_basic_auth() {
         assert_eq!(f.seq, i as u64);
         assert_eq!(&f.jpeg, want);
         assert_eq!((f.width, f.height), (32, 24));
-        assert_eq!(f.captured_ms, 1_000 + 100 * i as i64, "arrival time from the Clock");
+        assert_eq!(
+            f.captured_ms,
+            1_000 + 100 * i as i64,
+            "arrival time from the Clock"
+        );
         assert_eq!(f.camera.as_str(), "front");
         clock.advance_ms(100);
     }
     let req = requests.recv().await.expect("request");
     assert!(req.starts_with("GET /mjpeg?cam=1 HTTP/1.1\r\n"), "{req}");
-    assert!(req.contains("Authorization: Basic YWRtaW46czNjcmV0\r\n"), "{req}");
+    assert!(
+        req.contains("Authorization: Basic YWRtaW46czNjcmV0\r\n"),
+        "{req}"
+    );
     let s = src.stats().snapshot();
     assert_eq!((s.frames, s.corrupt_frames, s.reconnects), (3, 0, 0));
     assert_eq!(s.bytes, frames.iter().map(|f| f.len() as u64).sum::<u64>());
@@ -198,7 +213,10 @@ async fn silent_and_stalled_servers_time_out_and_reconnect() {
     assert_eq!(next(&mut src).await.jpeg, b);
     let s = src.stats().snapshot();
     assert_eq!(s.reconnects, 2);
-    assert!(s.last_error.expect("recorded").contains("no complete frame"));
+    assert!(s
+        .last_error
+        .expect("recorded")
+        .contains("no complete frame"));
 }
 
 #[tokio::test]
@@ -220,7 +238,10 @@ async fn error_statuses_are_retried_and_recorded() {
     assert_eq!(next(&mut src).await.jpeg, a);
     let s = src.stats().snapshot();
     assert_eq!(s.reconnects, 2);
-    assert_eq!(s.last_error.as_deref(), Some("HTTP 500 Internal Server Error"));
+    assert_eq!(
+        s.last_error.as_deref(),
+        Some("HTTP 500 Internal Server Error")
+    );
 }
 
 #[tokio::test]

@@ -42,7 +42,8 @@ impl HttpUrl {
             return Err(CaptureError::UnsupportedScheme {
                 url: redacted,
                 scheme: scheme.to_owned(),
-                hint: "TLS is not supported for camera streams yet; use http:// on a trusted network",
+                hint:
+                    "TLS is not supported for camera streams yet; use http:// on a trusted network",
             });
         }
         if !scheme.eq_ignore_ascii_case("http") {
@@ -74,7 +75,9 @@ impl HttpUrl {
                     Some((a, b)) => (a, Some(b)),
                     None => (u, None),
                 };
-                let dec = |s: &str| percent_decode(s).ok_or_else(|| invalid("bad %-escape in credentials"));
+                let dec = |s: &str| {
+                    percent_decode(s).ok_or_else(|| invalid("bad %-escape in credentials"))
+                };
                 (Some(dec(user)?), pass.map(dec).transpose()?)
             }
         };
@@ -94,7 +97,9 @@ impl HttpUrl {
         }
         let port = match port {
             None | Some("") => 80,
-            Some(p) => p.parse().map_err(|_| invalid("port is not a number 1-65535"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| invalid("port is not a number 1-65535"))?,
         };
         if port == 0 {
             return Err(invalid("port is not a number 1-65535"));
@@ -127,7 +132,10 @@ impl HttpUrl {
     pub fn basic_auth(&self) -> Option<String> {
         let user = self.user.as_deref()?;
         let pass = self.password.as_deref().unwrap_or("");
-        Some(format!("Basic {}", base64(format!("{user}:{pass}").as_bytes())))
+        Some(format!(
+            "Basic {}",
+            base64(format!("{user}:{pass}").as_bytes())
+        ))
     }
 
     /// The GET request for the stream.
@@ -296,17 +304,24 @@ mod tests {
 
     #[test]
     fn parses_camera_urls() {
-        let u = HttpUrl::parse("http://admin:p%40ss:w@cam.local:8081/video.cgi?res=hi#x").expect("ok");
+        let u =
+            HttpUrl::parse("http://admin:p%40ss:w@cam.local:8081/video.cgi?res=hi#x").expect("ok");
         assert_eq!(u.host, "cam.local");
         assert_eq!(u.port, 8081);
         assert_eq!(u.path, "/video.cgi?res=hi");
         assert_eq!(u.user.as_deref(), Some("admin"));
         assert_eq!(u.password.as_deref(), Some("p@ss:w"));
-        assert_eq!(u.redacted, "http://admin:***@cam.local:8081/video.cgi?res=hi#x");
+        assert_eq!(
+            u.redacted,
+            "http://admin:***@cam.local:8081/video.cgi?res=hi#x"
+        );
         assert_eq!(u.host_header(), "cam.local:8081");
 
         let u = HttpUrl::parse("HTTP://[::1]?a=b").expect("ok");
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 80, "/?a=b"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 80, "/?a=b")
+        );
         assert_eq!(u.host_header(), "[::1]");
         assert_eq!(u.basic_auth(), None);
 
@@ -320,7 +335,14 @@ mod tests {
         assert!(matches!(e, CaptureError::UnsupportedScheme { .. }));
         assert!(e.to_string().contains("TLS"));
         assert!(!e.to_string().contains("secret"));
-        for bad in ["cam:80/x", "rtsp://cam/x", "http://:80/", "http://cam:99999/", "http://cam/a b", "http://u:secret@cam:x/"] {
+        for bad in [
+            "cam:80/x",
+            "rtsp://cam/x",
+            "http://:80/",
+            "http://cam:99999/",
+            "http://cam/a b",
+            "http://u:secret@cam:x/",
+        ] {
             let e = HttpUrl::parse(bad).expect_err(bad);
             assert!(!e.to_string().contains("secret"), "{e}");
         }
@@ -329,7 +351,10 @@ mod tests {
     #[test]
     fn basic_auth_matches_rfc7617_example() {
         let u = HttpUrl::parse("http://Aladdin:open%20sesame@h/").expect("ok");
-        assert_eq!(u.basic_auth().as_deref(), Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+        assert_eq!(
+            u.basic_auth().as_deref(),
+            Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+        );
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");

@@ -212,12 +212,18 @@ mod tests {
         assert_eq!(inspect(&j[..2]), Err(JpegCheckError::TooShort { len: 2 }));
         assert_eq!(inspect(&j[1..]), Err(JpegCheckError::NoSoi));
         assert_eq!(inspect(&j[..j.len() - 10]), Err(JpegCheckError::NoEoi));
-        assert_eq!(inspect(&[0xFF, 0xD8, 0xFF, 0xD9]), Err(JpegCheckError::NoScan));
+        assert_eq!(
+            inspect(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            Err(JpegCheckError::NoScan)
+        );
         // A header segment whose length runs past the end.
         let mut bad = j.to_vec();
         bad[4] = 0xFF;
         bad[5] = 0xFF;
-        assert!(matches!(inspect(&bad), Err(JpegCheckError::BadSegment { .. })));
+        assert!(matches!(
+            inspect(&bad),
+            Err(JpegCheckError::BadSegment { .. })
+        ));
         // Every prefix and every single-byte truncation fails cleanly.
         for n in 0..j.len() {
             let _ = inspect(&j[..n]);

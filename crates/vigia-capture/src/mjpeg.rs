@@ -284,9 +284,10 @@ impl MjpegParser {
             .min(search_end);
         // A delimiter inside the body means the part was cut short (or its
         // Content-Length lied): end it there and let the checker judge.
-        let found = self.delimiter.as_deref().and_then(|d| {
-            find(&self.data()[from..search_end], d).map(|p| p + from)
-        });
+        let found = self
+            .delimiter
+            .as_deref()
+            .and_then(|d| find(&self.data()[from..search_end], d).map(|p| p + from));
         let end = match (found, content_length) {
             (Some(p), _) => Some((p, p)),
             (None, Some(n)) if len >= body_start + n => Some((body_start + n, body_start + n)),

@@ -54,12 +54,18 @@ fn frames() -> Vec<Bytes> {
 #[test]
 fn boundary_parsing_from_content_type() {
     let b = |s| boundary_from_content_type(s);
-    assert_eq!(b("multipart/x-mixed-replace;boundary=abc"), Some("abc".into()));
+    assert_eq!(
+        b("multipart/x-mixed-replace;boundary=abc"),
+        Some("abc".into())
+    );
     assert_eq!(
         b("multipart/x-mixed-replace; Boundary=\"--my bound\""),
         Some("--my bound".into())
     );
-    assert_eq!(b("multipart/x-mixed-replace; charset=x; boundary= x1 "), Some("x1".into()));
+    assert_eq!(
+        b("multipart/x-mixed-replace; charset=x; boundary= x1 "),
+        Some("x1".into())
+    );
     assert_eq!(b("multipart/x-mixed-replace"), None);
     assert_eq!(b("image/jpeg; boundary="), None);
 }
@@ -192,7 +198,11 @@ fn jpeg_with_fake_eoi_in_app1(seed: u8) -> Bytes {
 
 #[test]
 fn raw_stream_any_split_with_garbage_and_thumbnails() {
-    let f = vec![test_jpeg(24, 16, 1), jpeg_with_fake_eoi_in_app1(2), test_jpeg(8, 8, 3)];
+    let f = vec![
+        test_jpeg(24, 16, 1),
+        jpeg_with_fake_eoi_in_app1(2),
+        test_jpeg(8, 8, 3),
+    ];
     let mut stream = b"junk\xff\xff".to_vec();
     stream.extend_from_slice(&f[0]);
     stream.extend_from_slice(&f[1]);
@@ -228,7 +238,11 @@ fn raw_oversized_frame_is_discarded() {
     stream.extend_from_slice(&small);
     let max = small.len() + 10;
     assert!(big.len() > max);
-    let events = run(MjpegParser::raw_jpeg().with_max_part_bytes(max), &stream, &[]);
+    let events = run(
+        MjpegParser::raw_jpeg().with_max_part_bytes(max),
+        &stream,
+        &[],
+    );
     assert_eq!(parts(&events), vec![small]);
     assert_eq!(discards(&events)[0], DiscardReason::TooLarge);
 }

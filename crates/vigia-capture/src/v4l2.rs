@@ -66,7 +66,10 @@ impl Interval {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SizeRange {
-    Discrete { width: u32, height: u32 },
+    Discrete {
+        width: u32,
+        height: u32,
+    },
     /// Any size in the range on the step grid (continuous: step 1).
     Stepwise {
         min_width: u32,
@@ -82,7 +85,10 @@ pub enum SizeRange {
 pub enum IntervalRange {
     Discrete(Interval),
     /// Any interval between `min` (fastest) and `max` (slowest).
-    Stepwise { min: Interval, max: Interval },
+    Stepwise {
+        min: Interval,
+        max: Interval,
+    },
 }
 
 /// One advertised size and the frame intervals offered at it.
@@ -195,7 +201,11 @@ pub fn negotiate(caps: &DeviceCaps, wish: &Wish) -> Result<Mode, String> {
 
 /// The offered interval whose rate is closest to `fps`, ties to the faster.
 fn choose_interval(offered: &[IntervalRange], fps: f64) -> Option<Interval> {
-    let fps = if fps.is_finite() && fps > 0.0 { fps } else { 30.0 };
+    let fps = if fps.is_finite() && fps > 0.0 {
+        fps
+    } else {
+        30.0
+    };
     let candidates = offered.iter().map(|r| match *r {
         IntervalRange::Discrete(i) => i,
         IntervalRange::Stepwise { min, max } => {
@@ -248,7 +258,7 @@ pub fn yuyv_to_i420(data: &[u8], width: u32, height: u32, stride: u32) -> Result
         let a = &data[2 * crow * stride..];
         let b = &data[(2 * crow + 1) * stride..];
         for cx in 0..w / 2 {
-            let avg = |i: usize| ((u16::from(a[i]) + u16::from(b[i]) + 1) / 2) as u8;
+            let avg = |i: usize| (u16::from(a[i]) + u16::from(b[i])).div_ceil(2) as u8;
             img.u[crow * (w / 2) + cx] = avg(cx * 4 + 1);
             img.v[crow * (w / 2) + cx] = avg(cx * 4 + 3);
         }

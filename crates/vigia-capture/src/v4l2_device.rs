@@ -184,7 +184,10 @@ impl V4l2Source {
                         Failure::Open(source) => CaptureError::DeviceOpen { device, source },
                         Failure::Mode(reason) => CaptureError::DeviceMode { device, reason },
                         Failure::Stream(reason) => {
-                            self.fail(format!("V4L2 device {}: {reason}", self.cfg.device.display()));
+                            self.fail(format!(
+                                "V4L2 device {}: {reason}",
+                                self.cfg.device.display()
+                            ));
                             continue;
                         }
                     };
@@ -259,7 +262,11 @@ fn stream(cfg: &V4l2Config, tx: &mpsc::Sender<Msg>) -> Result<(), Failure> {
         format: cfg.format,
     };
     let mode = negotiate(&caps, &wish).map_err(Failure::Mode)?;
-    let fmt = v4l::Format::new(mode.width, mode.height, v4l::FourCC::new(&mode.format.fourcc()));
+    let fmt = v4l::Format::new(
+        mode.width,
+        mode.height,
+        v4l::FourCC::new(&mode.format.fourcc()),
+    );
     let fmt = dev
         .set_format(&fmt)
         .map_err(|e| Failure::Mode(format!("setting {mode:?}: {e}")))?;
@@ -271,8 +278,12 @@ fn stream(cfg: &V4l2Config, tx: &mpsc::Sender<Msg>) -> Result<(), Failure> {
             warn!(device = ?cfg.device, error = %e, "cannot set the frame rate");
         }
     }
-    let format = PixelFormat::from_fourcc(fmt.fourcc.repr)
-        .ok_or_else(|| Failure::Mode(format!("driver switched to unsupported format {}", fmt.fourcc)))?;
+    let format = PixelFormat::from_fourcc(fmt.fourcc.repr).ok_or_else(|| {
+        Failure::Mode(format!(
+            "driver switched to unsupported format {}",
+            fmt.fourcc
+        ))
+    })?;
     let mode = Mode {
         format,
         width: fmt.width,
@@ -323,15 +334,23 @@ fn device_caps(dev: &Device) -> io::Result<DeviceCaps> {
     for desc in dev.enum_formats()? {
         let fourcc = desc.fourcc;
         if PixelFormat::from_fourcc(fourcc.repr).is_none() {
-            caps.formats.push(FormatCaps { fourcc: fourcc.repr, sizes: Vec::new() });
+            caps.formats.push(FormatCaps {
+                fourcc: fourcc.repr,
+                sizes: Vec::new(),
+            });
             continue;
         }
         let mut sizes = Vec::new();
         for fs in dev.enum_framesizes(fourcc)? {
             let (size, probe_w, probe_h) = match fs.size {
-                v4l::framesize::FrameSizeEnum::Discrete(d) => {
-                    (SizeRange::Discrete { width: d.width, height: d.height }, d.width, d.height)
-                }
+                v4l::framesize::FrameSizeEnum::Discrete(d) => (
+                    SizeRange::Discrete {
+                        width: d.width,
+                        height: d.height,
+                    },
+                    d.width,
+                    d.height,
+                ),
                 v4l::framesize::FrameSizeEnum::Stepwise(s) => (
                     SizeRange::Stepwise {
                         min_width: s.min_width,
@@ -363,7 +382,10 @@ fn device_caps(dev: &Device) -> io::Result<DeviceCaps> {
                 .collect();
             sizes.push(SizeCaps { size, intervals });
         }
-        caps.formats.push(FormatCaps { fourcc: fourcc.repr, sizes });
+        caps.formats.push(FormatCaps {
+            fourcc: fourcc.repr,
+            sizes,
+        });
     }
     Ok(caps)
 }

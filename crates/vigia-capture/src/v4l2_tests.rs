@@ -9,7 +9,10 @@ fn discrete(sizes: &[(u32, u32)], fps: &[(u32, u32)]) -> Vec<SizeCaps> {
         .iter()
         .map(|&(width, height)| SizeCaps {
             size: SizeRange::Discrete { width, height },
-            intervals: fps.iter().map(|&(n, d)| IntervalRange::Discrete(iv(n, d))).collect(),
+            intervals: fps
+                .iter()
+                .map(|&(n, d)| IntervalRange::Discrete(iv(n, d)))
+                .collect(),
         })
         .collect()
 }
@@ -41,9 +44,18 @@ fn c920() -> DeviceCaps {
     yuyv.extend(discrete(&[(1920, 1080)], &[(1, 5)]));
     DeviceCaps {
         formats: vec![
-            FormatCaps { fourcc: *b"YUYV", sizes: yuyv },
-            FormatCaps { fourcc: *b"H264", sizes: discrete(&sizes, &rates) },
-            FormatCaps { fourcc: *b"MJPG", sizes: discrete(&sizes, &rates) },
+            FormatCaps {
+                fourcc: *b"YUYV",
+                sizes: yuyv,
+            },
+            FormatCaps {
+                fourcc: *b"H264",
+                sizes: discrete(&sizes, &rates),
+            },
+            FormatCaps {
+                fourcc: *b"MJPG",
+                sizes: discrete(&sizes, &rates),
+            },
         ],
     }
 }
@@ -60,7 +72,10 @@ fn pi_camera() -> DeviceCaps {
             max_height: 1944,
             step_height: 2,
         },
-        intervals: vec![IntervalRange::Stepwise { min: iv(1, 90), max: iv(1, 1) }],
+        intervals: vec![IntervalRange::Stepwise {
+            min: iv(1, 90),
+            max: iv(1, 1),
+        }],
     };
     DeviceCaps {
         formats: ["YU12", "YUYV", "RGB3", "JPEG", "H264", "MJPG"]
@@ -78,37 +93,128 @@ fn yuyv_only() -> DeviceCaps {
     let mut sizes = discrete(&[(640, 480)], &[(1, 30), (1, 15)]);
     sizes.extend(discrete(&[(320, 240)], &[(1, 30)]));
     sizes.extend(discrete(&[(1280, 720)], &[(1, 10)]));
-    DeviceCaps { formats: vec![FormatCaps { fourcc: *b"YUYV", sizes }] }
+    DeviceCaps {
+        formats: vec![FormatCaps {
+            fourcc: *b"YUYV",
+            sizes,
+        }],
+    }
 }
 
 fn wish(width: u32, height: u32, fps: f64) -> Wish {
-    Wish { width, height, fps, format: None }
+    Wish {
+        width,
+        height,
+        fps,
+        format: None,
+    }
 }
 
 fn mode(format: PixelFormat, width: u32, height: u32, interval: Option<Interval>) -> Mode {
-    Mode { format, width, height, interval }
+    Mode {
+        format,
+        width,
+        height,
+        interval,
+    }
 }
 
 #[test]
 fn negotiation_table() {
     use PixelFormat::{Mjpeg, Yuyv};
-    let yuyv_wish = |w, h, f| Wish { format: Some(Yuyv), ..wish(w, h, f) };
-    let mjpeg_wish = |w, h, f| Wish { format: Some(Mjpeg), ..wish(w, h, f) };
+    let yuyv_wish = |w, h, f| Wish {
+        format: Some(Yuyv),
+        ..wish(w, h, f)
+    };
+    let mjpeg_wish = |w, h, f| Wish {
+        format: Some(Mjpeg),
+        ..wish(w, h, f)
+    };
     let cases: Vec<(&str, DeviceCaps, Wish, Mode)> = vec![
-        ("c920 exact", c920(), wish(1280, 720, 10.0), mode(Mjpeg, 1280, 720, Some(iv(1, 10)))),
-        ("c920 largest not above", c920(), wish(1000, 700, 12.0), mode(Mjpeg, 800, 600, Some(iv(1, 10)))),
-        ("c920 7.5 fps", c920(), wish(640, 480, 7.0), mode(Mjpeg, 640, 480, Some(iv(2, 15)))),
-        ("c920 tie goes faster", c920(), wish(640, 480, 22.0), mode(Mjpeg, 640, 480, Some(iv(1, 24)))),
-        ("c920 smaller than all", c920(), wish(100, 50, 30.0), mode(Mjpeg, 160, 90, Some(iv(1, 30)))),
-        ("c920 bigger than all", c920(), wish(4000, 3000, 60.0), mode(Mjpeg, 1920, 1080, Some(iv(1, 30)))),
-        ("c920 YUYV asked: 1080p only at 5 fps", c920(), yuyv_wish(1920, 1080, 30.0), mode(Yuyv, 1920, 1080, Some(iv(1, 5)))),
-        ("pi exact", pi_camera(), wish(1280, 720, 15.0), mode(Mjpeg, 1280, 720, Some(iv(1000, 15000)))),
-        ("pi snaps to step", pi_camera(), wish(1281, 721, 25.0), mode(Mjpeg, 1280, 720, Some(iv(1000, 25000)))),
-        ("pi clamps size and rate", pi_camera(), wish(4000, 3000, 120.0), mode(Mjpeg, 2592, 1944, Some(iv(1, 90)))),
-        ("pi below min rate", pi_camera(), wish(640, 480, 0.5), mode(Mjpeg, 640, 480, Some(iv(1, 1)))),
-        ("yuyv-only", yuyv_only(), wish(1920, 1080, 30.0), mode(Yuyv, 1280, 720, Some(iv(1, 10)))),
-        ("yuyv-only, MJPEG wished", yuyv_only(), mjpeg_wish(640, 480, 20.0), mode(Yuyv, 640, 480, Some(iv(1, 15)))),
-        ("yuyv-only tiny", yuyv_only(), wish(160, 120, 30.0), mode(Yuyv, 320, 240, Some(iv(1, 30)))),
+        (
+            "c920 exact",
+            c920(),
+            wish(1280, 720, 10.0),
+            mode(Mjpeg, 1280, 720, Some(iv(1, 10))),
+        ),
+        (
+            "c920 largest not above",
+            c920(),
+            wish(1000, 700, 12.0),
+            mode(Mjpeg, 800, 600, Some(iv(1, 10))),
+        ),
+        (
+            "c920 7.5 fps",
+            c920(),
+            wish(640, 480, 7.0),
+            mode(Mjpeg, 640, 480, Some(iv(2, 15))),
+        ),
+        (
+            "c920 tie goes faster",
+            c920(),
+            wish(640, 480, 22.0),
+            mode(Mjpeg, 640, 480, Some(iv(1, 24))),
+        ),
+        (
+            "c920 smaller than all",
+            c920(),
+            wish(100, 50, 30.0),
+            mode(Mjpeg, 160, 90, Some(iv(1, 30))),
+        ),
+        (
+            "c920 bigger than all",
+            c920(),
+            wish(4000, 3000, 60.0),
+            mode(Mjpeg, 1920, 1080, Some(iv(1, 30))),
+        ),
+        (
+            "c920 YUYV asked: 1080p only at 5 fps",
+            c920(),
+            yuyv_wish(1920, 1080, 30.0),
+            mode(Yuyv, 1920, 1080, Some(iv(1, 5))),
+        ),
+        (
+            "pi exact",
+            pi_camera(),
+            wish(1280, 720, 15.0),
+            mode(Mjpeg, 1280, 720, Some(iv(1000, 15000))),
+        ),
+        (
+            "pi snaps to step",
+            pi_camera(),
+            wish(1281, 721, 25.0),
+            mode(Mjpeg, 1280, 720, Some(iv(1000, 25000))),
+        ),
+        (
+            "pi clamps size and rate",
+            pi_camera(),
+            wish(4000, 3000, 120.0),
+            mode(Mjpeg, 2592, 1944, Some(iv(1, 90))),
+        ),
+        (
+            "pi below min rate",
+            pi_camera(),
+            wish(640, 480, 0.5),
+            mode(Mjpeg, 640, 480, Some(iv(1, 1))),
+        ),
+        (
+            "yuyv-only",
+            yuyv_only(),
+            wish(1920, 1080, 30.0),
+            mode(Yuyv, 1280, 720, Some(iv(1, 10))),
+        ),
+        (
+            "yuyv-only, MJPEG wished",
+            yuyv_only(),
+            mjpeg_wish(640, 480, 20.0),
+            mode(Yuyv, 640, 480, Some(iv(1, 15))),
+        ),
+        (
+            "yuyv-only tiny",
+            yuyv_only(),
+            wish(160, 120, 30.0),
+            mode(Yuyv, 320, 240, Some(iv(1, 30))),
+        ),
     ];
     for (name, caps, w, want) in cases {
         assert_eq!(negotiate(&caps, &w), Ok(want), "{name}");
@@ -118,7 +224,10 @@ fn negotiation_table() {
 #[test]
 fn negotiation_fails_clearly_without_usable_formats() {
     let caps = DeviceCaps {
-        formats: vec![FormatCaps { fourcc: *b"H264", sizes: discrete(&[(640, 480)], &[(1, 30)]) }],
+        formats: vec![FormatCaps {
+            fourcc: *b"H264",
+            sizes: discrete(&[(640, 480)], &[(1, 30)]),
+        }],
     };
     let err = negotiate(&caps, &wish(640, 480, 10.0)).expect_err("no usable format");
     assert!(err.contains("H264"), "{err}");
@@ -128,7 +237,10 @@ fn negotiation_fails_clearly_without_usable_formats() {
 #[test]
 fn no_listed_intervals_keeps_the_device_default() {
     let caps = DeviceCaps {
-        formats: vec![FormatCaps { fourcc: *b"MJPG", sizes: discrete(&[(640, 480)], &[]) }],
+        formats: vec![FormatCaps {
+            fourcc: *b"MJPG",
+            sizes: discrete(&[(640, 480)], &[]),
+        }],
     };
     assert_eq!(
         negotiate(&caps, &wish(640, 480, 10.0)),

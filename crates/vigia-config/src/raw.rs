@@ -50,7 +50,9 @@ pub struct RawSource {
     pub height: u32,
     /// Wished frame rate (v4l2, synthetic). Default 10.
     pub fps: f32,
-    /// file: pace to the file's frame rate (default true for the node).
+    /// file and synthetic: pace to the frame rate (default true); false
+    /// runs as fast as the pipeline allows (tests, benchmarks), and frames
+    /// then wait for the pipeline instead of being dropped.
     pub realtime: bool,
     /// file: start again at the end (default false).
     #[serde(rename = "loop")]

@@ -633,13 +633,13 @@ fn put_block(
             tmp[v][x] = b[x].iter().zip(r).map(|(a, c)| a * c).sum();
         }
     }
-    for yy in 0..n.min(h - y0) {
+    for (yy, by) in b.iter().enumerate().take(n.min(h - y0)) {
         let row = &mut out.data[(y0 + yy) * w..(y0 + yy + 1) * w];
         for xx in 0..n.min(w - x0) {
             let mut acc = 0.0;
-            for v in 0..8 {
+            for (v, t) in tmp.iter().enumerate() {
                 if rows & (1 << v) != 0 {
-                    acc += b[yy][v] * tmp[v][xx];
+                    acc += by[v] * t[xx];
                 }
             }
             row[x0 + xx] = clamp_px(acc);

@@ -234,7 +234,7 @@ impl Walk {
         let x1 = self.left(t_ms).max(0);
         let x2 = (self.left(t_ms) + self.fw).min(self.frame_w);
         let y2 = (self.top + self.fh).min(self.frame_h);
-        (x1 < x2 && self.top < y2).then(|| [x1 as u32, self.top as u32, x2 as u32, y2 as u32])
+        (x1 < x2 && self.top < y2).then_some([x1 as u32, self.top as u32, x2 as u32, y2 as u32])
     }
 }
 

@@ -14,3 +14,4 @@ pub mod pipeline;
 pub mod recorder;
 pub mod metrics;
 pub mod runtime;
+pub mod sources;

@@ -65,6 +65,9 @@ pub async fn run_node(
     on_event: Box<dyn FnMut(RecorderEvent) + Send>,
     ready: Option<tokio::sync::oneshot::Sender<NodeHandles>>,
 ) -> Result<NodeMetrics, NodeError> {
+    // A file or a synthetic scene run flat out can wait for the pipeline;
+    // a live camera cannot, so its frames are dropped (and counted) instead.
+    let backpressure = crate::sources::can_wait(&cfg, crate::sources::Pace::Live);
     let (outbox, report) = Outbox::open(&cfg.outbox_dir(), cfg.outbox.max_bytes)?;
     if report.removed_partial > 0 || !report.completed_interrupted.is_empty() {
         tracing::warn!(
@@ -124,10 +127,10 @@ pub async fn run_node(
                 }
                 p.events.store(analyzer.stats().events, Ordering::Relaxed);
                 p.analysis_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
-                forward(&rec_tx, &mut out, &p);
+                forward(&rec_tx, &mut out, &p, backpressure);
             }
             analyzer.flush(&mut out);
-            forward(&rec_tx, &mut out, &p);
+            forward(&rec_tx, &mut out, &p, backpressure);
         })
         .map_err(|source| NodeError::Thread { name: "analysis", source })?;
 
@@ -163,6 +166,13 @@ pub async fn run_node(
         match next {
             Ok(Some(frame)) => {
                 live_tx.send_replace(Some(frame.clone()));
+                if backpressure {
+                    tokio::select! {
+                        _ = shutdown.wait() => break Ok(()),
+                        r = frame_tx.send(frame) => if r.is_err() { break Ok(()) },
+                    }
+                    continue;
+                }
                 match frame_tx.try_send(frame) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
@@ -195,10 +205,10 @@ pub async fn run_node(
     result.map(|()| metrics)
 }
 
-fn forward(tx: &std::sync::mpsc::SyncSender<RecorderMsg>, out: &mut Vec<RecorderMsg>, p: &PipelineStats) {
+fn forward(tx: &std::sync::mpsc::SyncSender<RecorderMsg>, out: &mut Vec<RecorderMsg>, p: &PipelineStats, wait: bool) {
     for msg in out.drain(..) {
         match msg {
-            RecorderMsg::Frame { .. } => match tx.try_send(msg) {
+            RecorderMsg::Frame { .. } if !wait => match tx.try_send(msg) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     p.dropped_recording.fetch_add(1, Ordering::Relaxed);

@@ -145,6 +145,32 @@ impl<'a> Bits<'a> {
 
     #[inline]
     fn fill(&mut self) {
+        // Fast path: eight bytes with no 0xFF among them (the common case)
+        // need no unstuffing or marker checks, so take them in one go.
+        if self.fake_bits == 0 {
+            if let Some(Ok(b8)) = self
+                .data
+                .get(self.pos..self.pos + 8)
+                .map(<[u8; 8]>::try_from)
+            {
+                let word = u64::from_be_bytes(b8);
+                let inv = !word;
+                let has_ff = inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080;
+                if has_ff == 0 {
+                    let take = (64 - self.nbits) / 8;
+                    let bits = take * 8;
+                    let chunk = if bits == 64 {
+                        word
+                    } else {
+                        word & !(u64::MAX >> bits)
+                    };
+                    self.buf |= chunk >> self.nbits;
+                    self.nbits += bits;
+                    self.pos += take as usize;
+                    return;
+                }
+            }
+        }
         while self.nbits <= 56 {
             let mut byte = 0u8;
             let mut real = false;

@@ -392,4 +392,29 @@ mod tests {
         let c = parse(text).expect("config/node.example.toml must stay valid");
         assert_eq!(c.camera.as_str(), "front-door");
     }
+
+    /// The example documents the detector's defaults in comments; they must
+    /// be the defaults the code uses.
+    #[test]
+    fn example_motion_comments_match_the_defaults() {
+        let text = include_str!("../../../config/node.example.toml");
+        let section = text.split("[motion]").nth(1).expect("[motion] section");
+        let section = section.split("\n[").next().expect("section body");
+        let mut uncommented = String::from("[node]\ncamera = \"p\"\ndata_dir = \"d\"\n[motion]\n");
+        for line in section.lines() {
+            if let Some(rest) = line.strip_prefix("# ") {
+                let kv = rest.split(" #").next().unwrap_or(rest).trim();
+                let key = kv.split(" = ").next().unwrap_or("");
+                let documented_knob = !["masks", "name", "points"].contains(&key);
+                if documented_knob && !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') && kv.contains(" = ") {
+                    uncommented.push_str(kv);
+                    uncommented.push('\n');
+                }
+            }
+        }
+        assert!(uncommented.matches(" = ").count() >= 13, "{uncommented}");
+        let c = parse(&uncommented).expect("uncommented defaults parse");
+        assert_eq!(format!("{:?}", c.motion), format!("{:?}", MotionParams::default()));
+    }
 }
+

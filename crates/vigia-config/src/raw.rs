@@ -63,7 +63,7 @@ pub struct RawSource {
     pub scene: String,
     /// JPEG quality of frames we encode ourselves (synthetic, YUYV cameras). Default 80.
     pub jpeg_quality: u8,
-    /// mjpeg: a stalled connection is dropped and retried after this many seconds. Default 10.
+    /// mjpeg, v4l2: a camera silent for this many seconds is dropped and retried. Default 10.
     pub read_timeout_s: f32,
 }
 

@@ -350,6 +350,14 @@ mod tests {
         assert_eq!(field(&ffprobe(&path2), "nb_read_frames"), "20");
     }
 
+    /// The recorder runs clips on a worker task/thread.
+    #[test]
+    fn clip_encoder_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<ClipEncoder>();
+        assert_send::<crate::synthetic::SyntheticScene>();
+    }
+
     #[test]
     fn bad_jpeg_and_size_change_leave_encoder_usable() {
         let mut clip = ClipEncoder::new(ClipConfig {

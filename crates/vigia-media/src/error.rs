@@ -25,6 +25,9 @@ pub enum MediaError {
         height: u32,
         reason: &'static str,
     },
+    /// Analysis decodes at 1/1, 1/2, 1/4 or 1/8 scale only.
+    #[error("unsupported luma scale {0} (must be 1, 2, 4 or 8)")]
+    BadScale(u32),
     #[error("MP4 muxing: {0}")]
     Mux(String),
 }

@@ -22,6 +22,16 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+/// Larger claimed sizes are treated as corrupt headers: zune would
+/// otherwise allocate for them before finding the data missing.
+const MAX_SIDE: usize = 8192;
+
+fn zune_options() -> DecoderOptions {
+    DecoderOptions::default()
+        .set_max_width(MAX_SIDE)
+        .set_max_height(MAX_SIDE)
+}
+
 fn invalid(jpeg: &[u8], reason: impl Into<String>) -> MediaError {
     MediaError::InvalidJpeg {
         len: jpeg.len(),
@@ -81,11 +91,7 @@ pub fn jpeg_dimensions(jpeg: &[u8]) -> Result<(u32, u32), MediaError> {
 /// analysis; output is ceil(width/scale) x ceil(height/scale).
 pub fn decode_luma(jpeg: &[u8], scale: u32) -> Result<LumaPlane, MediaError> {
     if !matches!(scale, 1 | 2 | 4 | 8) {
-        return Err(MediaError::BadDimensions {
-            width: scale,
-            height: scale,
-            reason: "luma scale must be 1, 2, 4 or 8",
-        });
+        return Err(MediaError::BadScale(scale));
     }
     if scale > 1 {
         match jpeg_luma::decode(jpeg, scale) {
@@ -100,7 +106,7 @@ pub fn decode_luma(jpeg: &[u8], scale: u32) -> Result<LumaPlane, MediaError> {
 /// The general path: zune-jpeg decodes full-resolution luma (it skips the
 /// chroma reconstruction for a luma output), then a box filter downscales.
 pub(crate) fn decode_luma_fallback(jpeg: &[u8], scale: u32) -> Result<LumaPlane, MediaError> {
-    let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma);
+    let opts = zune_options().jpeg_set_out_colorspace(ColorSpace::Luma);
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
     let pixels = dec.decode().map_err(|e| invalid(jpeg, e.to_string()))?;
     let info = dec
@@ -153,7 +159,7 @@ pub(crate) fn box_downscale(src: &LumaPlane, scale: u32) -> LumaPlane {
 /// Full decode to I420 for the H.264 encoder. A last odd row or column is
 /// cropped, since 4:2:0 needs even dimensions.
 pub fn decode_yuv420(jpeg: &[u8]) -> Result<Yuv420, MediaError> {
-    let mut dec = JpegDecoder::new(ZCursor::new(jpeg));
+    let mut dec = JpegDecoder::new_with_options(ZCursor::new(jpeg), zune_options());
     dec.decode_headers()
         .map_err(|e| invalid(jpeg, e.to_string()))?;
     let input = dec
@@ -166,7 +172,7 @@ pub fn decode_yuv420(jpeg: &[u8]) -> Result<Yuv420, MediaError> {
         ColorSpace::Luma => ColorSpace::Luma,
         _ => ColorSpace::RGB,
     };
-    let opts = DecoderOptions::default().jpeg_set_out_colorspace(out_cs);
+    let opts = zune_options().jpeg_set_out_colorspace(out_cs);
     let mut dec = JpegDecoder::new_with_options(ZCursor::new(jpeg), opts);
     let pixels = dec.decode().map_err(|e| invalid(jpeg, e.to_string()))?;
     let info = dec

@@ -5,8 +5,12 @@
 //! entropy-decodes the scan (unavoidable, the bits of all components are
 //! interleaved) but reconstructs only the Y component, and only at the
 //! requested scale. At 1/8 the dequantised DC coefficient of each block *is*
-//! the block's mean, so no IDCT runs at all; at 1/4 and 1/2 a reduced 2x2 or
-//! 4x4 IDCT uses only the low-frequency coefficients.
+//! the block's mean, so no IDCT runs at all. At 1/4 and 1/2 an 8→2 or 8→4
+//! "box-averaging" IDCT (see `idct_basis`) turns the coefficients straight
+//! into the mean of each 4x4 or 2x2 pixel group, skipping the all-zero
+//! coefficient rows that dominate camera footage. Every scale is therefore
+//! the exact box filter of the full decode (up to rounding), which is what
+//! the zune-jpeg fallback computes too.
 //!
 //! It handles what cameras and ffmpeg emit: 8-bit baseline or extended
 //! Huffman (SOF0/SOF1), one interleaved scan, gray or YCbCr with full-resolution
@@ -17,6 +21,8 @@
 //! index is bounds-checked and every loop is bounded by the frame geometry.
 //!
 //! Output size is ceil(width/scale) x ceil(height/scale), like the fallback.
+//! (At the right and bottom edges a partial group also averages the
+//! encoder's padding, where the fallback averages only visible pixels.)
 
 use crate::plane::LumaPlane;
 
@@ -445,6 +451,14 @@ fn parse(d: &[u8], tables: &mut Tables) -> Result<Option<Header>, Corrupt> {
     }
 }
 
+fn plans_blocks(hdr: &Header, single: bool) -> u64 {
+    if single {
+        1
+    } else {
+        hdr.comps.iter().map(|c| u64::from(c.h * c.v)).sum()
+    }
+}
+
 /// Box-averaging inverse DCT: `basis[x][u]` is the mean of the 8-point
 /// IDCT basis function u over the 8/n source pixels that output pixel x
 /// covers. So `basis · F · basisᵀ` is exactly the box-filtered full
@@ -509,6 +523,19 @@ pub(crate) fn decode(d: &[u8], scale: u32) -> Result<Outcome, Corrupt> {
     let (mcu_w, mcu_h) = if single { (8, 8) } else { (8 * hmax, 8 * vmax) };
     let mcus_x = hdr.width.div_ceil(mcu_w);
     let mcus_y = hdr.height.div_ceil(mcu_h);
+    // Every block costs at least 2 bits (a DC and an EOB code), so a scan
+    // too short for the claimed size is corrupt; checking first also keeps
+    // a flipped SOF byte from allocating gigabytes.
+    let blocks_per_mcu: u64 = plans_blocks(&hdr, single);
+    let scan_bits = (d.len().saturating_sub(hdr.scan_start) as u64) * 8;
+    if u64::from(mcus_x) * u64::from(mcus_y) * blocks_per_mcu * 2 > scan_bits + 64 {
+        return Err(format!(
+            "{}x{} image cannot fit in {} bytes of scan data",
+            hdr.width,
+            hdr.height,
+            scan_bits / 8
+        ));
+    }
     let n = (8 / scale) as usize;
     let out_w = hdr.width.div_ceil(scale);
     let out_h = hdr.height.div_ceil(scale);

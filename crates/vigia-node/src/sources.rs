@@ -7,6 +7,7 @@ use vigia_base::{Clock, RealClock};
 use vigia_capture::file::{FileSource, FileSourceConfig};
 use vigia_capture::http_mjpeg::{HttpMjpegConfig, HttpMjpegSource};
 use vigia_capture::synthetic::{SyntheticConfig, SyntheticSource};
+use vigia_capture::v4l2::{V4l2Config, V4l2Source};
 use vigia_capture::{CaptureError, FrameSource};
 use vigia_config::{NodeConfig, SourceKind};
 use vigia_media::synthetic::{SceneConfig, SceneScript};
@@ -57,7 +58,15 @@ pub fn open_source(cfg: &NodeConfig, pace: Pace) -> Result<Box<dyn FrameSource>,
             c.read_timeout = Duration::from_millis(s.read_timeout_ms);
             Box::new(HttpMjpegSource::new(c, clock)?)
         }
-        SourceKind::V4l2 => return Err(missing("v4l2")),
+        SourceKind::V4l2 => {
+            let mut c = V4l2Config::new(cfg.camera.clone(), &s.device);
+            c.width = s.width;
+            c.height = s.height;
+            c.fps = f64::from(s.fps);
+            c.jpeg_quality = s.jpeg_quality;
+            c.read_timeout = Duration::from_millis(s.read_timeout_ms);
+            Box::new(V4l2Source::new(c, clock))
+        }
     })
 }
 

@@ -8,16 +8,18 @@
 #   synth  a people-free background of vtest with a 48x120 two-tone box
 #          crossing every 20 s (frames 51..89 of each loop): ground truth for
 #          reaction latency (first frame with the box -> event start)
+#   idle   the same background with sensor noise and nobody: what a camera
+#          sees most of the day; the cost of analysing every frame alone
 # Printed for each program and footage: CPU ms per frame received, CPU % of
 # one core, frames received/analysed per second, peak RSS, events; then
 # vigia/Motion ratios. Also: H.264 encoding speed (cargo bench).
 #
-# usage: bench/motion-vs-peer.sh [--duration S] [--warmup S] [--footage vtest|synth|both] [--keep]
+# usage: bench/motion-vs-peer.sh [--duration S] [--warmup S] [--footage vtest|synth|idle|all] [--keep]
 # needs: motion ffmpeg python3 (apt-get install motion ffmpeg), cargo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=60 WARMUP=8 FOOTAGE=both KEEP=0 FPS=10
+DURATION=60 WARMUP=8 FOOTAGE=all KEEP=0 FPS=10
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION=$2; shift 2 ;;
@@ -61,7 +63,7 @@ for cand in "${VIGIA_FIXTURES:-}/vtest.avi" /usr/share/doc/opencv-doc/examples/d
     [ -z "$VTEST" ] && [ -f "$cand" ] && VTEST=$cand
 done
 [ -n "$VTEST" ] || { echo "vtest.avi not found: run scripts/test.sh once (it fetches it) or set VTEST=" >&2; exit 1; }
-mkdir -p "$WORK/vtest" "$WORK/synth"
+mkdir -p "$WORK/vtest" "$WORK/synth" "$WORK/idle"
 log "decoding footage to JPEG frames"
 ffmpeg -nostdin -v error -i "$VTEST" -q:v 5 -start_number 0 "$WORK/vtest/%05d.jpg"
 ffmpeg -nostdin -v error -i "$VTEST" -vf "select='not(mod(n\,53))',tmedian=radius=7" \
@@ -70,6 +72,8 @@ ffmpeg -nostdin -v error -loop 1 -framerate 10 -t 20 -i "$WORK/bg.png" \
     -f lavfi -i "color=c=0x101010:s=48x60:r=10" -f lavfi -i "color=c=0xF0F0F0:s=48x60:r=10" \
     -filter_complex "[1:v][2:v]vstack[obj];[0:v][obj]overlay=x='100+(t-5.1)*150':y=230:enable='between(t,5.05,8.95)':shortest=1,noise=alls=4:allf=t,format=yuvj420p" \
     -q:v 5 -start_number 0 "$WORK/synth/%05d.jpg"
+ffmpeg -nostdin -v error -loop 1 -framerate 10 -t 20 -i "$WORK/bg.png" \
+    -vf "noise=alls=4:allf=t,format=yuvj420p" -q:v 5 -start_number 0 "$WORK/idle/%05d.jpg"
 SYNTH_FIRST=51
 
 HZ=$(getconf CLK_TCK)
@@ -171,13 +175,17 @@ if prog == "vigia":
     if os.path.exists(prom):
         m = {}
         for line in open(prom):
-            mm = re.match(r"^(\w+)\{[^}]*\} (\d+)", line)
+            mm = re.match(r"^(\w+)\{[^}]*\} ([0-9.]+)", line)
             if mm:
-                m[mm.group(1)] = int(mm.group(2))
+                m[mm.group(1)] = float(mm.group(2))
         got = m.get("vigia_source_frames_total", 0)
         ana = m.get("vigia_frames_analysed_total", 0)
         out("frames_analysed_fraction", "%.3f" % (ana / max(1, got)))
-        out("frames_dropped", m.get("vigia_frames_dropped_analysis_total", 0) + m.get("vigia_frames_dropped_recording_total", 0))
+        out("frames_dropped", int(m.get("vigia_frames_dropped_analysis_total", 0) + m.get("vigia_frames_dropped_recording_total", 0)))
+        out("analysis_ms_per_frame", "%.3f" % (1000 * m.get("vigia_analysis_seconds_total", 0) / max(1, ana)))
+        enc = m.get("vigia_frames_encoded_total", 0)
+        out("frames_recorded_fraction", "%.3f" % (enc / max(1, got)))
+        out("encode_ms_per_recorded_frame", "%.3f" % (1000 * m.get("vigia_encode_seconds_total", 0) / max(1, enc)))
 if name == "synth":
     onsets = [t for idx, t in sends if idx == first and t < t1 - 2]
     lat = []
@@ -197,8 +205,8 @@ RESULTS=$WORK/results.txt
 : > "$RESULTS"
 echo "cpu_cores: $(nproc)" | tee -a "$RESULTS"
 echo "motion_version: $(motion -h 2>&1 | sed -n 's/^motion Version \([^,]*\),.*/\1/p')" | tee -a "$RESULTS"
-for name in vtest synth; do
-    case "$FOOTAGE" in both|"$name") ;; *) continue ;; esac
+for name in idle synth vtest; do
+    case "$FOOTAGE" in all|"$name") ;; *) continue ;; esac
     for prog in motion vigia; do
         log "$prog on $name: warm-up ${WARMUP}s, window ${DURATION}s"
         run_one "$prog" "$name" | tee -a "$RESULTS"
@@ -211,7 +219,7 @@ v = {}
 for line in open(sys.argv[1]):
     k, _, val = line.partition(": ")
     v[k.strip()] = val.strip()
-for name in ("vtest", "synth"):
+for name in ("idle", "synth", "vtest"):
     for key in ("cpu_ms_per_frame", "peak_rss_kb"):
         a, b = v.get("vigia.%s.%s" % (name, key)), v.get("motion.%s.%s" % (name, key))
         if a and b and float(b) > 0:

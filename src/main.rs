@@ -8,7 +8,11 @@ mod cmd;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "vigia", version, about = "Self-hosted video surveillance: camera nodes and a server")]
+#[command(
+    name = "vigia",
+    version,
+    about = "Self-hosted video surveillance: camera nodes and a server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -8,8 +8,17 @@ mod common;
 use common::*;
 
 fn analyze(video: &std::path::Path) -> (Vec<serde_json::Value>, serde_json::Value) {
-    let out = vigia().arg("analyze").arg(video).arg("--json").output().expect("run vigia analyze");
-    assert!(out.status.success(), "analyze failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = vigia()
+        .arg("analyze")
+        .arg(video)
+        .arg("--json")
+        .output()
+        .expect("run vigia analyze");
+    assert!(
+        out.status.success(),
+        "analyze failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut events = Vec::new();
     let mut summary = None;
     for line in String::from_utf8(out.stdout).expect("utf8").lines() {
@@ -48,20 +57,33 @@ fn vtest_pedestrians_give_events_covering_most_of_the_video() {
 #[test]
 fn tree_foliage_and_exposure_changes_give_few_or_no_events() {
     let (events, summary) = analyze(&fixture("tree.avi"));
-    eprintln!("tree: {} events {events:?}, summary {summary}", events.len());
+    eprintln!(
+        "tree: {} events {events:?}, summary {summary}",
+        events.len()
+    );
     assert!(summary["frames"].as_u64().expect("frames") > 100);
     // The first 23 s are foliage and exposure changes only; at frame 346
     // (23.07 s) a hand reaches into the view from the top right, which is
     // real motion and may raise one event.
-    assert!(events.len() <= 1, "foliage raised {} events: {events:?}", events.len());
+    assert!(
+        events.len() <= 1,
+        "foliage raised {} events: {events:?}",
+        events.len()
+    );
     for e in &events {
-        assert!(e["start_ms"].as_i64().expect("start") >= 23_000, "event on foliage alone: {e}");
+        assert!(
+            e["start_ms"].as_i64().expect("start") >= 23_000,
+            "event on foliage alone: {e}"
+        );
     }
 }
 
 #[test]
 fn analyze_reports_a_clear_error_for_a_missing_file() {
-    let out = vigia().args(["analyze", "/nonexistent/clip.avi"]).output().expect("run");
+    let out = vigia()
+        .args(["analyze", "/nonexistent/clip.avi"])
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/clip.avi"), "{err}");

@@ -31,7 +31,10 @@ fn kill_9_mid_capture_leaves_only_intact_captures_after_restart() {
         let caps = captures(&outbox);
         interrupted += caps.iter().filter(|(_, m)| m.is_none()).count();
     }
-    assert!(interrupted > 0, "the kills should have hit at least one running event");
+    assert!(
+        interrupted > 0,
+        "the kills should have hit at least one running event"
+    );
 
     // Restart: recovery runs at start-up; then a clean stop.
     let mut cmd = vigia();
@@ -44,17 +47,26 @@ fn kill_9_mid_capture_leaves_only_intact_captures_after_restart() {
     assert!(!caps.is_empty());
     let mut recovered = 0;
     for (capdir, manifest) in &caps {
-        let m = manifest.as_ref().unwrap_or_else(|| panic!("{} is half-visible after restart", capdir.display()));
+        let m = manifest
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} is half-visible after restart", capdir.display()));
         verify_capture(capdir, m);
         if m["end_reason"] == "interrupted" {
             recovered += 1;
         }
         for e in std::fs::read_dir(capdir).expect("ls") {
             let name = e.expect("entry").file_name().to_string_lossy().into_owned();
-            assert!(!name.starts_with('.'), "temp file {name} left in {}", capdir.display());
+            assert!(
+                !name.starts_with('.'),
+                "temp file {name} left in {}",
+                capdir.display()
+            );
         }
     }
-    assert!(recovered > 0, "interrupted events are completed from their journal, not dropped");
+    assert!(
+        recovered > 0,
+        "interrupted events are completed from their journal, not dropped"
+    );
     for e in std::fs::read_dir(&outbox).expect("ls") {
         let name = e.expect("entry").file_name().to_string_lossy().into_owned();
         assert!(!name.starts_with('.'), "temp dir {name} left in the outbox");

@@ -12,7 +12,10 @@ fn demo_prints_event_lines_and_writes_a_reusable_config() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("demo");
     let mut cmd = vigia();
-    cmd.arg("demo").arg("--data").arg(&data).args(["--seconds", "40"]);
+    cmd.arg("demo")
+        .arg("--data")
+        .arg(&data)
+        .args(["--seconds", "40"]);
     let mut demo = Running::spawn(cmd);
     // The first figure walks in at 6 s; its event ends ~4 s after it leaves.
     demo.wait_for("event started", 1, Duration::from_secs(60));
@@ -21,12 +24,23 @@ fn demo_prints_event_lines_and_writes_a_reusable_config() {
     assert!(status.success(), "{status}");
 
     let node_toml = data.join("node.toml");
-    let out = vigia().arg("check-config").arg(&node_toml).output().expect("check-config");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vigia()
+        .arg("check-config")
+        .arg(&node_toml)
+        .output()
+        .expect("check-config");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("camera:   demo"));
 
     let caps = captures(&data.join("outbox"));
-    let complete: Vec<_> = caps.iter().filter_map(|(d, m)| m.as_ref().map(|m| (d, m))).collect();
+    let complete: Vec<_> = caps
+        .iter()
+        .filter_map(|(d, m)| m.as_ref().map(|m| (d, m)))
+        .collect();
     assert!(!complete.is_empty());
     for (d, m) in complete {
         verify_capture(d, m);
@@ -37,7 +51,11 @@ fn demo_prints_event_lines_and_writes_a_reusable_config() {
 fn check_config_names_the_bad_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = node_config(dir.path(), "cam", "[event]\npost_roll_s = -3\n");
-    let out = vigia().arg("check-config").arg(&p).output().expect("check-config");
+    let out = vigia()
+        .arg("check-config")
+        .arg(&p)
+        .output()
+        .expect("check-config");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("event.post_roll_s"), "{err}");

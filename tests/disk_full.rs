@@ -35,7 +35,10 @@ fn full_disk_keeps_old_captures_and_recovers_when_space_returns() {
         .arg(&outbox)
         .status()
         .expect("run mount");
-    assert!(ok.success(), "mounting a 3 MiB tmpfs needs root (CI runs as root)");
+    assert!(
+        ok.success(),
+        "mounting a 3 MiB tmpfs needs root (CI runs as root)"
+    );
     let _mount = Mount(outbox.clone());
 
     let metrics_path = dir.path().join("metrics.prom");
@@ -60,27 +63,46 @@ fn full_disk_keeps_old_captures_and_recovers_when_space_returns() {
         if metric(&text, "vigia_outbox_space_errors_total") > 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "no space error reported; metrics:\n{text}");
-        assert!(node.child.try_wait().expect("wait").is_none(), "node died on a full disk");
+        assert!(
+            Instant::now() < deadline,
+            "no space error reported; metrics:\n{text}"
+        );
+        assert!(
+            node.child.try_wait().expect("wait").is_none(),
+            "node died on a full disk"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(node.child.try_wait().expect("wait").is_none(), "node keeps running on a full disk");
+    assert!(
+        node.child.try_wait().expect("wait").is_none(),
+        "node keeps running on a full disk"
+    );
 
     // Every capture completed before the disk filled is intact.
-    let complete: Vec<_> = captures(&outbox).into_iter().filter_map(|(d, m)| m.map(|m| (d, m))).collect();
+    let complete: Vec<_> = captures(&outbox)
+        .into_iter()
+        .filter_map(|(d, m)| m.map(|m| (d, m)))
+        .collect();
     assert!(!complete.is_empty());
     for (d, m) in &complete {
         verify_capture(d, m);
     }
 
     // Free space as an upload acknowledgement would: the node writes again.
-    let saved_before = node.seen.iter().filter(|l| l.contains("capture saved")).count();
+    let saved_before = node
+        .seen
+        .iter()
+        .filter(|l| l.contains("capture saved"))
+        .count();
     for (d, _) in &complete {
         std::fs::remove_dir_all(d).expect("free space");
     }
     node.wait_for("capture saved", saved_before + 1, Duration::from_secs(300));
     assert!(node.stop().success());
-    for (d, m) in captures(&outbox).into_iter().filter_map(|(d, m)| m.map(|m| (d, m))) {
+    for (d, m) in captures(&outbox)
+        .into_iter()
+        .filter_map(|(d, m)| m.map(|m| (d, m)))
+    {
         verify_capture(&d, &m);
     }
 }

@@ -27,11 +27,20 @@ fn run(script: SceneScript) -> (Vec<EventLine>, SceneConfig) {
     };
     let mut sc = SyntheticConfig::new(cfg.camera.clone(), scene.clone());
     sc.frames = Some((scene.script.period_ms * LOOPS / 100) as u64);
-    let source = Box::new(SyntheticSource::new(sc, std::sync::Arc::new(vigia_base::RealClock)));
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let source = Box::new(SyntheticSource::new(
+        sc,
+        std::sync::Arc::new(vigia_base::RealClock),
+    ));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let (events, summary) = rt.block_on(analyze(source, &cfg, |_| {})).expect("analyze");
     eprintln!("events {events:?}\nsummary {summary:?}");
-    assert_eq!(summary.analysed_frames, summary.frames, "every frame is analysed");
+    assert_eq!(
+        summary.analysed_frames, summary.frames,
+        "every frame is analysed"
+    );
     (events, scene)
 }
 
@@ -39,7 +48,10 @@ fn run(script: SceneScript) -> (Vec<EventLine>, SceneConfig) {
 fn every_walking_figure_gives_exactly_one_covering_event() {
     let (events, scene) = run(SceneScript::default());
     let truth = SyntheticScene::new(scene.clone()).ground_truth();
-    let figures: Vec<_> = truth.iter().filter(|t| t.kind == TruthKind::Figure).collect();
+    let figures: Vec<_> = truth
+        .iter()
+        .filter(|t| t.kind == TruthKind::Figure)
+        .collect();
     assert_eq!(figures.len(), 2);
     let period = scene.script.period_ms;
     let mut expected = Vec::new();
@@ -48,12 +60,28 @@ fn every_walking_figure_gives_exactly_one_covering_event() {
             expected.push((f.start_ms + l * period, f.end_ms + l * period));
         }
     }
-    assert_eq!(events.len(), expected.len(), "one event per figure: {events:?} vs {expected:?}");
+    assert_eq!(
+        events.len(),
+        expected.len(),
+        "one event per figure: {events:?} vs {expected:?}"
+    );
     for (e, (fs, fe)) in events.iter().zip(&expected) {
-        assert!(e.clip_start_ms <= *fs, "the clip (with pre-roll) starts before the figure enters: {e:?} vs {fs}");
-        assert!(e.start_ms >= *fs, "no trigger before the figure enters: {e:?} vs {fs}");
-        assert!(e.start_ms <= fs + 1_500, "triggered within 1.5 s of entering: {e:?} vs {fs}");
-        assert!(e.end_ms >= *fe, "the event lasts until the figure has left: {e:?} vs {fe}");
+        assert!(
+            e.clip_start_ms <= *fs,
+            "the clip (with pre-roll) starts before the figure enters: {e:?} vs {fs}"
+        );
+        assert!(
+            e.start_ms >= *fs,
+            "no trigger before the figure enters: {e:?} vs {fs}"
+        );
+        assert!(
+            e.start_ms <= fs + 1_500,
+            "triggered within 1.5 s of entering: {e:?} vs {fs}"
+        );
+        assert!(
+            e.end_ms >= *fe,
+            "the event lasts until the figure has left: {e:?} vs {fe}"
+        );
         assert_eq!(e.label, "motion");
     }
 }
@@ -62,7 +90,10 @@ fn every_walking_figure_gives_exactly_one_covering_event() {
 fn noise_drift_flicker_and_light_switch_give_no_event() {
     let (events, scene) = run(SceneScript::quiet());
     let truth = SyntheticScene::new(scene).ground_truth();
-    assert!(truth.iter().any(|t| t.kind == TruthKind::LightSwitch), "the quiet scene switches a light");
+    assert!(
+        truth.iter().any(|t| t.kind == TruthKind::LightSwitch),
+        "the quiet scene switches a light"
+    );
     assert!(truth.iter().any(|t| t.kind == TruthKind::Flicker));
     assert!(events.is_empty(), "false events: {events:?}");
 }

@@ -19,7 +19,9 @@ pub struct AnalyzeArgs {
 
 pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     let mut cfg = match &a.config {
-        Some(p) => vigia_config::load_node(p).with_context(|| format!("loading {}", p.display()))?,
+        Some(p) => {
+            vigia_config::load_node(p).with_context(|| format!("loading {}", p.display()))?
+        }
         None => vigia_config::parse_node(
             "[node]\ncamera = \"analyze\"\ndata_dir = \".\"\n",
             std::path::Path::new("<built-in>"),
@@ -30,8 +32,9 @@ pub fn run(a: AnalyzeArgs) -> anyhow::Result<()> {
     cfg.source.kind = vigia_config::SourceKind::File;
     cfg.source.path = Some(a.video.clone());
     cfg.source.loop_forever = false;
-    let source = vigia_node::sources::open_source(&cfg, vigia_node::sources::Pace::AsFastAsPossible)
-        .with_context(|| format!("opening {}", a.video.display()))?;
+    let source =
+        vigia_node::sources::open_source(&cfg, vigia_node::sources::Pace::AsFastAsPossible)
+            .with_context(|| format!("opening {}", a.video.display()))?;
     let rt = super::runtime()?;
     let json = a.json;
     let (_, summary) = rt

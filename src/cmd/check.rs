@@ -11,14 +11,22 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: CheckArgs) -> anyhow::Result<()> {
-    let cfg = vigia_config::load_node(&a.file).with_context(|| format!("{} is not valid", a.file.display()))?;
+    let cfg = vigia_config::load_node(&a.file)
+        .with_context(|| format!("{} is not valid", a.file.display()))?;
     println!("{}: valid node configuration", a.file.display());
     println!("  camera:   {}", cfg.camera);
     println!("  data_dir: {}", cfg.data_dir.display());
-    println!("  source:   {:?} {}x{} @ {} fps", cfg.source.kind, cfg.source.width, cfg.source.height, cfg.source.fps);
+    println!(
+        "  source:   {:?} {}x{} @ {} fps",
+        cfg.source.kind, cfg.source.width, cfg.source.height, cfg.source.fps
+    );
     println!(
         "  event:    pre-roll {} ms, post-roll {} ms, length {}..{} ms, cooldown {} ms",
-        cfg.event.pre_roll_ms, cfg.event.post_roll_ms, cfg.event.min_length_ms, cfg.event.max_length_ms, cfg.event.cooldown_ms
+        cfg.event.pre_roll_ms,
+        cfg.event.post_roll_ms,
+        cfg.event.min_length_ms,
+        cfg.event.max_length_ms,
+        cfg.event.cooldown_ms
     );
     println!("  motion:   scale 1/{}, {:?}", cfg.motion_scale, cfg.motion);
     Ok(())

@@ -22,12 +22,18 @@ pub struct DemoArgs {
 
 pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.data).with_context(|| format!("creating {}", a.data.display()))?;
-    let data = std::fs::canonicalize(&a.data).with_context(|| format!("resolving {}", a.data.display()))?;
+    let data = std::fs::canonicalize(&a.data)
+        .with_context(|| format!("resolving {}", a.data.display()))?;
     let node_toml = data.join("node.toml");
     let text = demo_node_toml(&data);
-    std::fs::write(&node_toml, &text).with_context(|| format!("writing {}", node_toml.display()))?;
-    let cfg = vigia_config::parse_node(&text, &node_toml, &data).context("the embedded demo config is invalid")?;
-    println!("vigia demo: synthetic camera \"{}\" (people cross at 6 s and 24 s of every minute)", cfg.camera);
+    std::fs::write(&node_toml, &text)
+        .with_context(|| format!("writing {}", node_toml.display()))?;
+    let cfg = vigia_config::parse_node(&text, &node_toml, &data)
+        .context("the embedded demo config is invalid")?;
+    println!(
+        "vigia demo: synthetic camera \"{}\" (people cross at 6 s and 24 s of every minute)",
+        cfg.camera
+    );
     println!("  config:   {}", node_toml.display());
     println!("  captures: {}", cfg.outbox_dir().display());
     println!("  stop with Ctrl-C");

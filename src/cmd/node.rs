@@ -14,7 +14,8 @@ pub struct NodeArgs {
 }
 
 pub fn run(a: NodeArgs) -> anyhow::Result<()> {
-    let cfg = vigia_config::load_node(&a.config).with_context(|| format!("loading {}", a.config.display()))?;
+    let cfg = vigia_config::load_node(&a.config)
+        .with_context(|| format!("loading {}", a.config.display()))?;
     let rt = super::runtime()?;
     rt.block_on(run_configured(cfg, Shutdown::new(), None))
 }
@@ -41,8 +42,14 @@ pub async fn run_configured(
 
 fn print_event(e: &RecorderEvent, outbox: &std::path::Path) {
     match e {
-        RecorderEvent::Started { capture_id, trigger_ms } => {
-            println!("event started   {capture_id}  at {}", vigia_base::clock::format_utc_ms(*trigger_ms));
+        RecorderEvent::Started {
+            capture_id,
+            trigger_ms,
+        } => {
+            println!(
+                "event started   {capture_id}  at {}",
+                vigia_base::clock::format_utc_ms(*trigger_ms)
+            );
         }
         RecorderEvent::Committed(m) => {
             let fragments = m.files.iter().filter(|f| f.kind == "clip_fragment").count();

@@ -67,18 +67,27 @@ impl Running {
                 return;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left.min(Duration::from_millis(200))) {
+            match self
+                .lines
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
                 Ok(l) => {
                     eprintln!("vigia> {l}");
                     self.seen.push(l);
                 }
                 Err(_) if Instant::now() >= deadline => {
                     let _ = self.child.kill();
-                    panic!("timed out waiting for {n} x {needle:?}; saw {:?}", self.seen)
+                    panic!(
+                        "timed out waiting for {n} x {needle:?}; saw {:?}",
+                        self.seen
+                    )
                 }
                 Err(_) => {
                     if let Ok(Some(status)) = self.child.try_wait() {
-                        panic!("vigia exited with {status} before {n} x {needle:?}; saw {:?}", self.seen);
+                        panic!(
+                            "vigia exited with {status} before {n} x {needle:?}; saw {:?}",
+                            self.seen
+                        );
                     }
                 }
             }
@@ -103,7 +112,10 @@ impl Running {
                 }
                 return s;
             }
-            assert!(Instant::now() < deadline, "vigia did not stop within 60 s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "vigia did not stop within 60 s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -138,9 +150,16 @@ pub fn verify_capture(dir: &Path, manifest: &serde_json::Value) {
     for f in files {
         let name = f["name"].as_str().expect("name");
         let p = dir.join(name);
-        let len = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).len();
+        let len = std::fs::metadata(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .len();
         assert_eq!(len, f["bytes"].as_u64().expect("bytes"), "{}", p.display());
-        assert_eq!(sha256_file(&p), f["sha256"].as_str().expect("sha"), "{}", p.display());
+        assert_eq!(
+            sha256_file(&p),
+            f["sha256"].as_str().expect("sha"),
+            "{}",
+            p.display()
+        );
     }
 }
 
@@ -158,18 +177,38 @@ pub fn assemble_clip(dir: &Path, manifest: &serde_json::Value, out: &Path) {
 /// ffprobe's view of a clip: (codec, frames, duration seconds).
 pub fn ffprobe(clip: &Path) -> (String, u64, f64) {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-               "stream=codec_name,nb_read_frames:format=duration", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames:format=duration",
+            "-of",
+            "json",
+        ])
         .arg(clip)
         .output()
         .expect("ffprobe runs (scripts/test.sh installs ffmpeg)");
-    assert!(out.status.success(), "ffprobe rejected {}: {}", clip.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe rejected {}: {}",
+        clip.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe json");
     let s = &v["streams"][0];
     (
         s["codec_name"].as_str().unwrap_or_default().to_owned(),
-        s["nb_read_frames"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0),
-        v["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0),
+        s["nb_read_frames"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        v["format"]["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0.0),
     )
 }
 
@@ -178,7 +217,10 @@ pub fn node_config(dir: &Path, camera: &str, extra: &str) -> PathBuf {
     let p = dir.join("node.toml");
     std::fs::write(
         &p,
-        format!("[node]\ncamera = \"{camera}\"\ndata_dir = \"{}\"\n{extra}", dir.join("data").display()),
+        format!(
+            "[node]\ncamera = \"{camera}\"\ndata_dir = \"{}\"\n{extra}",
+            dir.join("data").display()
+        ),
     )
     .expect("write config");
     p

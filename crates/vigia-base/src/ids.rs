@@ -14,7 +14,9 @@ pub enum IdError {
 
 /// Names one camera (and so one node) across the system: in file names,
 /// topics, URLs and the database.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct CameraId(String);
 
@@ -28,9 +30,10 @@ impl FromStr for CameraId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         let ok = (1..=32).contains(&s.len())
-            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && s
-                .bytes()
+            && s.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(s.to_owned()))
@@ -62,7 +65,9 @@ impl fmt::Display for CameraId {
 /// Names one capture. Sorts by start time (UTC) as a string, so a directory
 /// listing is already in capture order; the random suffix keeps two events
 /// starting in the same millisecond (or a clock stepped backwards) distinct.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct CaptureId(String);
 
@@ -98,7 +103,9 @@ impl FromStr for CaptureId {
             && b[9..18].iter().all(u8::is_ascii_digit)
             && b[18] == b'Z'
             && b[19] == b'-'
-            && b[20..].iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
+            && b[20..]
+                .iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -135,7 +142,17 @@ mod tests {
         for good in ["front", "cam-1", "a", "garage_2"] {
             assert!(good.parse::<CameraId>().is_ok(), "{good}");
         }
-        for bad in ["", "..", ".", "a/b", "Front", "-x", "a b", "x\0", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/b",
+            "Front",
+            "-x",
+            "a b",
+            "x\0",
+            &"a".repeat(33),
+        ] {
             assert!(bad.parse::<CameraId>().is_err(), "{bad:?}");
         }
     }

@@ -129,11 +129,10 @@ fn polygon(key: &str, points: &[[f32; 2]]) -> Result<Polygon, ConfigError> {
 
 impl RawNodeConfig {
     pub fn validate(self, base: &Path) -> Result<NodeConfig, ConfigError> {
-        let camera: CameraId = self
-            .node
-            .camera
-            .parse()
-            .map_err(|e: vigia_base::IdError| ConfigError::invalid("node.camera", e.to_string()))?;
+        let camera: CameraId =
+            self.node.camera.parse().map_err(|e: vigia_base::IdError| {
+                ConfigError::invalid("node.camera", e.to_string())
+            })?;
         if self.node.data_dir.is_empty() {
             return Err(ConfigError::invalid("node.data_dir", "must not be empty"));
         }
@@ -169,7 +168,9 @@ impl RawNodeConfig {
         set!(despeckle);
         set!(warmup_frames);
         for (i, mask) in m.masks.iter().enumerate() {
-            motion.masks.push(polygon(&format!("motion.masks[{i}]"), mask)?);
+            motion
+                .masks
+                .push(polygon(&format!("motion.masks[{i}]"), mask)?);
         }
         for (i, z) in m.zones.iter().enumerate() {
             if z.name.trim().is_empty() {
@@ -284,14 +285,27 @@ fn validate_source(s: &RawSource, base: &Path) -> Result<SourceConfig, ConfigErr
                     "must start with http:// or https://",
                 ))
             }
-            None => return Err(ConfigError::invalid("source.url", "required for kind = \"mjpeg\"")),
+            None => {
+                return Err(ConfigError::invalid(
+                    "source.url",
+                    "required for kind = \"mjpeg\"",
+                ))
+            }
         },
         SourceKind::File if s.path.is_none() => {
-            return Err(ConfigError::invalid("source.path", "required for kind = \"file\""))
+            return Err(ConfigError::invalid(
+                "source.path",
+                "required for kind = \"file\"",
+            ))
         }
         _ => {}
     }
-    if s.width < 16 || s.height < 16 || s.width > 8192 || s.height > 8192 || s.width % 2 == 1 || s.height % 2 == 1
+    if s.width < 16
+        || s.height < 16
+        || s.width > 8192
+        || s.height > 8192
+        || s.width % 2 == 1
+        || s.height % 2 == 1
     {
         return Err(ConfigError::invalid(
             "source.width/height",
@@ -299,7 +313,10 @@ fn validate_source(s: &RawSource, base: &Path) -> Result<SourceConfig, ConfigErr
         ));
     }
     if !s.fps.is_finite() || s.fps < 0.5 || s.fps > 120.0 {
-        return Err(ConfigError::invalid("source.fps", "must be within 0.5..=120"));
+        return Err(ConfigError::invalid(
+            "source.fps",
+            "must be within 0.5..=120",
+        ));
     }
     let quiet_scene = match s.scene.as_str() {
         "default" => false,
@@ -342,7 +359,10 @@ mod tests {
         let c = parse("[node]\ncamera = \"porch\"\ndata_dir = \"data\"\n").expect("valid");
         assert_eq!(c.camera.as_str(), "porch");
         assert_eq!(c.data_dir, PathBuf::from("/etc/vigia/data"));
-        assert_eq!(c.metrics_file, PathBuf::from("/etc/vigia/data/metrics.prom"));
+        assert_eq!(
+            c.metrics_file,
+            PathBuf::from("/etc/vigia/data/metrics.prom")
+        );
         assert_eq!(c.source.kind, SourceKind::Synthetic);
         assert_eq!(c.event, EventSettings::default());
         assert_eq!(c.recording, RecordingSettings::default());
@@ -406,7 +426,11 @@ mod tests {
                 let kv = rest.split(" #").next().unwrap_or(rest).trim();
                 let key = kv.split(" = ").next().unwrap_or("");
                 let documented_knob = !["masks", "name", "points"].contains(&key);
-                if documented_knob && !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') && kv.contains(" = ") {
+                if documented_knob
+                    && !key.is_empty()
+                    && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    && kv.contains(" = ")
+                {
                     uncommented.push_str(kv);
                     uncommented.push('\n');
                 }
@@ -414,7 +438,9 @@ mod tests {
         }
         assert!(uncommented.matches(" = ").count() >= 13, "{uncommented}");
         let c = parse(&uncommented).expect("uncommented defaults parse");
-        assert_eq!(format!("{:?}", c.motion), format!("{:?}", MotionParams::default()));
+        assert_eq!(
+            format!("{:?}", c.motion),
+            format!("{:?}", MotionParams::default())
+        );
     }
 }
-

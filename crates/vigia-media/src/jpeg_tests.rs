@@ -283,28 +283,56 @@ fn draw_box_outlines_and_clips() {
     assert_eq!(at(&img, 63, 47), 82);
 }
 
-/// Prints per-frame costs (best of 5 batches, since the machine is
+/// Frame 400 of OpenCV's `vtest.avi` (768x576 people walking, Debian's
+/// `opencv-doc`) as ffmpeg's MJPEG encoder writes it at q5: the kind of
+/// frame the node analyses. None when the file or ffmpeg is missing.
+fn vtest_jpeg() -> Option<Vec<u8>> {
+    let src = std::path::Path::new("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
+    if !src.exists() {
+        return None;
+    }
+    let dir = tempfile::tempdir().ok()?;
+    let path = dir.path().join("vtest400.jpg");
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(src)
+        .args(["-vf", "select=eq(n\\,400)", "-frames:v", "1", "-q:v", "5"])
+        .arg(&path)
+        .status()
+        .ok()?;
+    if !st.success() {
+        return None;
+    }
+    std::fs::read(&path).ok()
+}
+
+/// Prints per-frame costs (best of 10 batches, since the machine is
 /// shared); run with
 /// `cargo test -p vigia-media --lib -- --ignored --nocapture bench_`.
 #[test]
 #[ignore]
 fn bench_jpeg_decode() {
     let mut scene = crate::synthetic::SyntheticScene::new(Default::default());
-    let inputs = [
+    let mut inputs = vec![
         ("ffmpeg testsrc2 q5", ffmpeg_jpeg(768, 576, "yuvj420p", 5)),
         (
             "synthetic scene q80",
             encode_jpeg_yuv(&scene.render(80), 80).expect("encode"),
         ),
     ];
+    if let Some(j) = vtest_jpeg() {
+        inputs.insert(0, ("vtest.avi frame 400 q5", j));
+    }
+    // VIGIA_BENCH_ONLY=fast skips the zune and yuv figures (for profiling).
+    let only_fast = std::env::var("VIGIA_BENCH_ONLY").is_ok_and(|v| v == "fast");
     let time = |label: &str, f: &dyn Fn()| {
         let mut best = f64::MAX;
-        for _ in 0..5 {
+        for _ in 0..10 {
             let t = std::time::Instant::now();
-            for _ in 0..40 {
+            for _ in 0..100 {
                 f();
             }
-            best = best.min(t.elapsed().as_secs_f64() * 1000.0 / 40.0);
+            best = best.min(t.elapsed().as_secs_f64() * 1000.0 / 100.0);
         }
         println!("  {label}: {best:.3} ms/frame");
     };
@@ -314,9 +342,15 @@ fn bench_jpeg_decode() {
             time(&format!("decode_luma fast 1/{s}"), &|| {
                 fast(j, s);
             });
+            if only_fast {
+                continue;
+            }
             time(&format!("decode_luma zune fallback 1/{s}"), &|| {
                 decode_luma_fallback(j, s).expect("decode");
             });
+        }
+        if only_fast {
+            continue;
         }
         time("decode_yuv420", &|| {
             decode_yuv420(j).expect("decode");

@@ -72,7 +72,13 @@ pub async fn analyze(
     cfg: &NodeConfig,
     mut on_event: impl FnMut(&EventLine),
 ) -> Result<(Vec<EventLine>, AnalyzeSummary), AnalyzeError> {
-    let mut analyzer = Analyzer::new(cfg.camera.clone(), cfg.motion_scale, cfg.motion.clone(), cfg.event, false)?;
+    let mut analyzer = Analyzer::new(
+        cfg.camera.clone(),
+        cfg.motion_scale,
+        cfg.motion.clone(),
+        cfg.event,
+        false,
+    )?;
     let wall0 = Instant::now();
     let cpu0 = cpu_ms(libc::RUSAGE_SELF);
     let child0 = cpu_ms(libc::RUSAGE_CHILDREN);
@@ -109,7 +115,9 @@ pub async fn analyze(
         }
         match o.action {
             EventAction::Start { start_ms } => open = Some((start_ms, o.motion.score)),
-            EventAction::End { end_ms, restart, .. } => {
+            EventAction::End {
+                end_ms, restart, ..
+            } => {
                 if let Some((s, sc)) = open.take() {
                     close(s, sc, end_ms, &mut events);
                 }

@@ -124,7 +124,11 @@ impl EventMachine {
                 start_ms,
                 last_motion_ms,
             } => {
-                let last_motion_ms = if motion || trigger { t_ms } else { last_motion_ms };
+                let last_motion_ms = if motion || trigger {
+                    t_ms
+                } else {
+                    last_motion_ms
+                };
                 if t_ms - start_ms >= s.max_length_ms {
                     let restart = t_ms - last_motion_ms < s.post_roll_ms;
                     self.state = if restart {
@@ -197,7 +201,11 @@ mod tests {
 
     /// Runs 10 fps frames over `0..until_ms`; `motion(t)` says whether the
     /// frame at t has motion (a trigger needs two motion frames in a row).
-    fn run(m: &mut EventMachine, until_ms: i64, motion: impl Fn(i64) -> bool) -> Vec<(i64, EventAction)> {
+    fn run(
+        m: &mut EventMachine,
+        until_ms: i64,
+        motion: impl Fn(i64) -> bool,
+    ) -> Vec<(i64, EventAction)> {
         let mut out = Vec::new();
         let mut prev = false;
         for t in (0..until_ms).step_by(100) {
@@ -221,7 +229,11 @@ mod tests {
                 (5_100, EventAction::Start { start_ms: 5_100 }),
                 (
                     14_900,
-                    EventAction::End { end_ms: 14_900, reason: EndReason::Quiet, restart: false }
+                    EventAction::End {
+                        end_ms: 14_900,
+                        reason: EndReason::Quiet,
+                        restart: false
+                    }
                 ),
             ]
         );
@@ -253,13 +265,34 @@ mod tests {
         assert_eq!(kinds[0], (1_100, EventAction::Start { start_ms: 1_100 }));
         assert_eq!(
             kinds[1],
-            (21_100, EventAction::End { end_ms: 21_100, reason: EndReason::MaxLength, restart: true })
+            (
+                21_100,
+                EventAction::End {
+                    end_ms: 21_100,
+                    reason: EndReason::MaxLength,
+                    restart: true
+                }
+            )
         );
         assert_eq!(
             kinds[2],
-            (41_100, EventAction::End { end_ms: 41_100, reason: EndReason::MaxLength, restart: true })
+            (
+                41_100,
+                EventAction::End {
+                    end_ms: 41_100,
+                    reason: EndReason::MaxLength,
+                    restart: true
+                }
+            )
         );
-        assert_eq!(kinds[3].1, EventAction::End { end_ms: 47_900, reason: EndReason::Quiet, restart: false });
+        assert_eq!(
+            kinds[3].1,
+            EventAction::End {
+                end_ms: 47_900,
+                reason: EndReason::Quiet,
+                restart: false
+            }
+        );
         assert!(!m.is_active());
     }
 
@@ -270,7 +303,9 @@ mod tests {
             ..settings()
         });
         // first event 1.1–9.0 s (min length 5 s dominates); motion again 10–16 s.
-        let acts = run(&mut m, 30_000, |t| (1_000..2_000).contains(&t) || (10_000..16_000).contains(&t));
+        let acts = run(&mut m, 30_000, |t| {
+            (1_000..2_000).contains(&t) || (10_000..16_000).contains(&t)
+        });
         assert_eq!(acts[0].1, EventAction::Start { start_ms: 1_100 });
         let end1 = acts[1].0;
         assert_eq!(end1, 6_100);
@@ -286,7 +321,9 @@ mod tests {
             post_roll_ms: 1_000,
             ..settings()
         });
-        let acts = run(&mut m, 20_000, |t| (1_000..1_500).contains(&t) || (3_000..9_000).contains(&t));
+        let acts = run(&mut m, 20_000, |t| {
+            (1_000..1_500).contains(&t) || (3_000..9_000).contains(&t)
+        });
         // event 1 ends at 2.4 s; cooldown to 6.4 s; triggers at 3.1 s.. are suppressed.
         assert_eq!(acts[1].0, 2_400);
         assert!(m.suppressed_triggers() > 0);
@@ -300,7 +337,11 @@ mod tests {
         m.on_frame(0, true, true);
         assert_eq!(
             m.flush(100),
-            Some(EventAction::End { end_ms: 100, reason: EndReason::Flush, restart: false })
+            Some(EventAction::End {
+                end_ms: 100,
+                reason: EndReason::Flush,
+                restart: false
+            })
         );
         assert!(!m.is_active());
     }

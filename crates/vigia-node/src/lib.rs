@@ -8,10 +8,10 @@
 
 pub mod analyze;
 pub mod event;
-pub mod outbox;
-pub mod prebuffer;
-pub mod pipeline;
-pub mod recorder;
 pub mod metrics;
+pub mod outbox;
+pub mod pipeline;
+pub mod prebuffer;
+pub mod recorder;
 pub mod runtime;
 pub mod sources;

@@ -48,29 +48,146 @@ impl NodeMetrics {
         let r = &self.recorder;
         let o = &self.outbox;
         let rows: [(&str, &str, &str, u64); 19] = [
-            ("vigia_source_frames_total", "counter", "Good frames received from the camera.", s.frames),
-            ("vigia_source_corrupt_frames_total", "counter", "Corrupt or truncated frames skipped.", s.corrupt_frames),
-            ("vigia_source_bytes_total", "counter", "JPEG bytes received.", s.bytes),
-            ("vigia_source_reconnects_total", "counter", "Camera reconnection attempts.", s.reconnects),
-            ("vigia_source_connected", "gauge", "1 while the camera delivers frames.", u64::from(s.connected)),
-            ("vigia_frames_analysed_total", "counter", "Frames run through motion detection.", l(&p.frames_analysed)),
-            ("vigia_frames_undecodable_total", "counter", "Frames whose JPEG could not be decoded.", l(&p.decode_errors)),
-            ("vigia_motion_frames_total", "counter", "Frames with motion.", l(&p.motion_frames)),
-            ("vigia_events_total", "counter", "Events started.", l(&p.events)),
-            ("vigia_frames_dropped_analysis_total", "counter", "Frames dropped because analysis was behind.", l(&p.dropped_analysis)),
-            ("vigia_frames_dropped_recording_total", "counter", "Frames dropped because the encoder was behind.", l(&p.dropped_recording)),
-            ("vigia_frames_encoded_total", "counter", "Frames encoded to H.264.", l(&r.frames_encoded)),
-            ("vigia_captures_committed_total", "counter", "Captures completed in the outbox.", l(&r.captures_committed)),
-            ("vigia_recording_bytes_dropped_total", "counter", "Capture bytes dropped after the outbox stayed full.", l(&r.bytes_dropped)),
-            ("vigia_outbox_pending_captures", "gauge", "Complete captures awaiting acknowledgement.", l(&o.pending_captures)),
-            ("vigia_outbox_bytes", "gauge", "Bytes in the outbox.", l(&o.bytes)),
-            ("vigia_outbox_in_progress", "gauge", "Captures being written.", l(&o.in_progress)),
-            ("vigia_outbox_write_errors_total", "counter", "Failed outbox writes.", l(&o.write_errors)),
-            ("vigia_outbox_space_errors_total", "counter", "Outbox writes refused for lack of space (disk full or quota).", l(&o.space_errors)),
+            (
+                "vigia_source_frames_total",
+                "counter",
+                "Good frames received from the camera.",
+                s.frames,
+            ),
+            (
+                "vigia_source_corrupt_frames_total",
+                "counter",
+                "Corrupt or truncated frames skipped.",
+                s.corrupt_frames,
+            ),
+            (
+                "vigia_source_bytes_total",
+                "counter",
+                "JPEG bytes received.",
+                s.bytes,
+            ),
+            (
+                "vigia_source_reconnects_total",
+                "counter",
+                "Camera reconnection attempts.",
+                s.reconnects,
+            ),
+            (
+                "vigia_source_connected",
+                "gauge",
+                "1 while the camera delivers frames.",
+                u64::from(s.connected),
+            ),
+            (
+                "vigia_frames_analysed_total",
+                "counter",
+                "Frames run through motion detection.",
+                l(&p.frames_analysed),
+            ),
+            (
+                "vigia_frames_undecodable_total",
+                "counter",
+                "Frames whose JPEG could not be decoded.",
+                l(&p.decode_errors),
+            ),
+            (
+                "vigia_motion_frames_total",
+                "counter",
+                "Frames with motion.",
+                l(&p.motion_frames),
+            ),
+            (
+                "vigia_events_total",
+                "counter",
+                "Events started.",
+                l(&p.events),
+            ),
+            (
+                "vigia_frames_dropped_analysis_total",
+                "counter",
+                "Frames dropped because analysis was behind.",
+                l(&p.dropped_analysis),
+            ),
+            (
+                "vigia_frames_dropped_recording_total",
+                "counter",
+                "Frames dropped because the encoder was behind.",
+                l(&p.dropped_recording),
+            ),
+            (
+                "vigia_frames_encoded_total",
+                "counter",
+                "Frames encoded to H.264.",
+                l(&r.frames_encoded),
+            ),
+            (
+                "vigia_captures_committed_total",
+                "counter",
+                "Captures completed in the outbox.",
+                l(&r.captures_committed),
+            ),
+            (
+                "vigia_recording_bytes_dropped_total",
+                "counter",
+                "Capture bytes dropped after the outbox stayed full.",
+                l(&r.bytes_dropped),
+            ),
+            (
+                "vigia_outbox_pending_captures",
+                "gauge",
+                "Complete captures awaiting acknowledgement.",
+                l(&o.pending_captures),
+            ),
+            (
+                "vigia_outbox_bytes",
+                "gauge",
+                "Bytes in the outbox.",
+                l(&o.bytes),
+            ),
+            (
+                "vigia_outbox_in_progress",
+                "gauge",
+                "Captures being written.",
+                l(&o.in_progress),
+            ),
+            (
+                "vigia_outbox_write_errors_total",
+                "counter",
+                "Failed outbox writes.",
+                l(&o.write_errors),
+            ),
+            (
+                "vigia_outbox_space_errors_total",
+                "counter",
+                "Outbox writes refused for lack of space (disk full or quota).",
+                l(&o.space_errors),
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, v) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{camera=\"{c}\"}} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{camera=\"{c}\"}} {v}"
+            );
+        }
+        let secs = |a: &AtomicU64| l(a) as f64 / 1e6;
+        let timings = [
+            (
+                "vigia_analysis_seconds_total",
+                "Time spent analysing frames (luma decode, motion, events).",
+                secs(&p.analysis_us),
+            ),
+            (
+                "vigia_encode_seconds_total",
+                "Time spent decoding and encoding recorded frames to H.264.",
+                secs(&r.encode_us),
+            ),
+        ];
+        for (name, help, v) in timings {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{camera=\"{c}\"}} {v:.6}"
+            );
         }
         out
     }
@@ -110,8 +227,11 @@ mod tests {
         m.pipeline.dropped_recording.store(7, Ordering::Relaxed);
         m.source.record_corrupt();
         let text = m.render_prometheus();
-        assert!(text.contains("vigia_frames_dropped_recording_total{camera=\"porch\"} 7"), "{text}");
+        assert!(
+            text.contains("vigia_frames_dropped_recording_total{camera=\"porch\"} 7"),
+            "{text}"
+        );
         assert!(text.contains("vigia_source_corrupt_frames_total{camera=\"porch\"} 1"));
-        assert_eq!(text.matches("# TYPE").count(), 19);
+        assert_eq!(text.matches("# TYPE").count(), 21);
     }
 }

@@ -58,7 +58,9 @@ impl Analyzer {
         events: EventSettings,
         record: bool,
     ) -> Result<Self, VisionError> {
-        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         Ok(Self {
             camera,
             scale,
@@ -96,7 +98,11 @@ impl Analyzer {
     /// Analyses one frame and appends what the recorder must do to `out`.
     /// A frame that cannot be decoded is skipped (and counted) and the
     /// error returned; the analyzer stays usable.
-    pub fn process(&mut self, frame: Frame, out: &mut Vec<RecorderMsg>) -> Result<FrameOutcome, MediaError> {
+    pub fn process(
+        &mut self,
+        frame: Frame,
+        out: &mut Vec<RecorderMsg>,
+    ) -> Result<FrameOutcome, MediaError> {
         self.stats.frames += 1;
         let luma = match vigia_media::jpeg::decode_luma(&frame.jpeg, self.scale) {
             Ok(l) => l,
@@ -134,7 +140,11 @@ impl Analyzer {
                     });
                 }
             }
-            EventAction::End { end_ms, reason, restart } => {
+            EventAction::End {
+                end_ms,
+                reason,
+                restart,
+            } => {
                 out.push(RecorderMsg::End { end_ms, reason });
                 if restart {
                     self.stats.events += 1;

@@ -27,7 +27,10 @@ use vigia_media::clip::{ClipChunk, ClipConfig, ClipEncoder};
 use vigia_media::Frame;
 
 use crate::event::EndReason;
-use crate::outbox::{CaptureWriter, FileKind, FragmentTiming, Manifest, Outbox, OutboxError, Scores, MANIFEST_VERSION};
+use crate::outbox::{
+    CaptureWriter, FileKind, FragmentTiming, Manifest, Outbox, OutboxError, Scores,
+    MANIFEST_VERSION,
+};
 
 /// What the analysis stage tells the recorder.
 #[derive(Debug)]
@@ -41,18 +44,34 @@ pub enum RecorderMsg {
         trigger_score: f32,
     },
     /// A frame of the running event with its motion score.
-    Frame { frame: Frame, motion_score: f32 },
-    End { end_ms: i64, reason: EndReason },
+    Frame {
+        frame: Frame,
+        motion_score: f32,
+    },
+    End {
+        end_ms: i64,
+        reason: EndReason,
+    },
 }
 
 /// What the recorder reports (for the demo's event lines, and later the
 /// uploader and notifications).
 #[derive(Debug, Clone)]
 pub enum RecorderEvent {
-    Started { capture_id: CaptureId, trigger_ms: i64 },
-    FileWritten { capture_id: CaptureId, name: String, bytes: u64 },
+    Started {
+        capture_id: CaptureId,
+        trigger_ms: i64,
+    },
+    FileWritten {
+        capture_id: CaptureId,
+        name: String,
+        bytes: u64,
+    },
     Committed(Box<Manifest>),
-    Failed { capture_id: CaptureId, error: String },
+    Failed {
+        capture_id: CaptureId,
+        error: String,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -172,7 +191,10 @@ impl Recorder {
                 frames,
                 trigger_score,
             } => self.start(capture_id, trigger_ms, frames, trigger_score),
-            RecorderMsg::Frame { frame, motion_score } => {
+            RecorderMsg::Frame {
+                frame,
+                motion_score,
+            } => {
                 if self.active.is_some() {
                     self.add_frame(frame, motion_score);
                 }
@@ -182,7 +204,13 @@ impl Recorder {
         self.retry_unfinished();
     }
 
-    fn start(&mut self, capture_id: CaptureId, trigger_ms: i64, frames: Vec<Frame>, trigger_score: f32) {
+    fn start(
+        &mut self,
+        capture_id: CaptureId,
+        trigger_ms: i64,
+        frames: Vec<Frame>,
+        trigger_score: f32,
+    ) {
         if self.active.is_some() {
             // The analysis stage always ends before it starts; be safe anyway.
             let end = self.active.as_ref().map_or(trigger_ms, |a| a.last_frame_ms);
@@ -232,7 +260,9 @@ impl Recorder {
     }
 
     fn add_frame(&mut self, frame: Frame, motion_score: f32) {
-        let Some(mut cap) = self.active.take() else { return };
+        let Some(mut cap) = self.active.take() else {
+            return;
+        };
         cap.frames += 1;
         cap.last_frame_ms = frame.captured_ms;
         if motion_score > 0.0 {
@@ -258,16 +288,22 @@ impl Recorder {
                         let chunks = c.finish().unwrap_or_default();
                         self.queue_chunks(&mut cap, chunks);
                     }
-                    self.stats.frames_not_encoded.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .frames_not_encoded
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
                     tracing::warn!(capture = %cap.capture_id, seq = frame.seq, error = %e, "frame not encoded");
                     self.stats.encode_errors.fetch_add(1, Ordering::Relaxed);
-                    self.stats.frames_not_encoded.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .frames_not_encoded
+                        .fetch_add(1, Ordering::Relaxed);
                 }
             }
         } else {
-            self.stats.frames_not_encoded.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .frames_not_encoded
+                .fetch_add(1, Ordering::Relaxed);
         }
         if cap.best.as_ref().is_none_or(|(s, _)| motion_score > *s) {
             cap.best = Some((motion_score, frame));
@@ -300,7 +336,13 @@ impl Recorder {
         }
     }
 
-    fn defer(&self, cap: &mut ActiveCapture, kind: FileKind, bytes: Vec<u8>, timing: Option<FragmentTiming>) {
+    fn defer(
+        &self,
+        cap: &mut ActiveCapture,
+        kind: FileKind,
+        bytes: Vec<u8>,
+        timing: Option<FragmentTiming>,
+    ) {
         let len = bytes.len() as u64;
         if cap.deferred_bytes + len > MAX_DEFERRED_BYTES {
             tracing::error!(capture = %cap.capture_id, file = %kind.file_name(), bytes = len,
@@ -314,7 +356,11 @@ impl Recorder {
             cap.deferred_bytes -= old;
         }
         cap.deferred_bytes += len;
-        cap.deferred.push_back(Deferred { kind, bytes, timing });
+        cap.deferred.push_back(Deferred {
+            kind,
+            bytes,
+            timing,
+        });
     }
 
     /// Writes what is waiting, in order. With `force` false, after a space
@@ -323,17 +369,23 @@ impl Recorder {
         if cap.deferred.is_empty() && cap.writer.is_some() {
             return true;
         }
-        if !force && cap.last_retry.is_some_and(|t| t.elapsed() < self.retry_interval) {
+        if !force
+            && cap
+                .last_retry
+                .is_some_and(|t| t.elapsed() < self.retry_interval)
+        {
             return false;
         }
         if cap.last_retry.is_some() {
             self.stats.write_retries.fetch_add(1, Ordering::Relaxed);
         }
         if cap.writer.is_none() {
-            match self
-                .outbox
-                .begin(cap.capture_id.clone(), self.camera.clone(), cap.trigger_ms, cap.start_ms)
-            {
+            match self.outbox.begin(
+                cap.capture_id.clone(),
+                self.camera.clone(),
+                cap.trigger_ms,
+                cap.start_ms,
+            ) {
                 Ok(w) => cap.writer = Some(w),
                 Err(e) => {
                     self.write_failed(cap, &e);
@@ -341,7 +393,9 @@ impl Recorder {
                 }
             }
         }
-        let Some(writer) = cap.writer.as_mut() else { return false };
+        let Some(writer) = cap.writer.as_mut() else {
+            return false;
+        };
         while let Some(d) = cap.deferred.front() {
             match writer.write_file(d.kind, &d.bytes, d.timing) {
                 Ok(entry) => {
@@ -375,7 +429,9 @@ impl Recorder {
     }
 
     fn end(&mut self, end_ms: i64, reason: EndReason) {
-        let Some(mut cap) = self.active.take() else { return };
+        let Some(mut cap) = self.active.take() else {
+            return;
+        };
         if let Some(mut clip) = cap.clip.take() {
             match clip.finish() {
                 Ok(chunks) => self.queue_chunks(&mut cap, chunks),
@@ -429,11 +485,15 @@ impl Recorder {
             self.unfinished.push((cap, manifest));
             return;
         }
-        let Some(writer) = cap.writer.take() else { return };
+        let Some(writer) = cap.writer.take() else {
+            return;
+        };
         let id = cap.capture_id.clone();
         match writer.commit(manifest.clone()) {
             Ok(m) => {
-                self.stats.captures_committed.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .captures_committed
+                    .fetch_add(1, Ordering::Relaxed);
                 (self.events)(RecorderEvent::Committed(Box::new(m)));
             }
             Err(e) => {

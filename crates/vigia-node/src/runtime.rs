@@ -81,7 +81,13 @@ pub async fn run_node(
     }
     tracing::info!(pending = report.complete + report.completed_interrupted.len(), dir = %outbox.dir().display(), "outbox open");
 
-    let recorder = Recorder::new(cfg.camera.clone(), outbox.clone(), cfg.recording, cfg.source.fps, on_event);
+    let recorder = Recorder::new(
+        cfg.camera.clone(),
+        outbox.clone(),
+        cfg.recording,
+        cfg.source.fps,
+        on_event,
+    );
     let pipeline = Arc::new(PipelineStats::default());
     let metrics = NodeMetrics {
         camera: cfg.camera.clone(),
@@ -102,7 +108,10 @@ pub async fn run_node(
     let recorder_thread = std::thread::Builder::new()
         .name("vigia-recorder".into())
         .spawn(move || recorder.run(rec_rx))
-        .map_err(|source| NodeError::Thread { name: "recorder", source })?;
+        .map_err(|source| NodeError::Thread {
+            name: "recorder",
+            source,
+        })?;
 
     let (frame_tx, mut frame_rx) = mpsc::channel::<Frame>(ANALYSIS_QUEUE);
     let p = pipeline.clone();
@@ -126,13 +135,17 @@ pub async fn run_node(
                     }
                 }
                 p.events.store(analyzer.stats().events, Ordering::Relaxed);
-                p.analysis_us.fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
+                p.analysis_us
+                    .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
                 forward(&rec_tx, &mut out, &p, backpressure);
             }
             analyzer.flush(&mut out);
             forward(&rec_tx, &mut out, &p, backpressure);
         })
-        .map_err(|source| NodeError::Thread { name: "analysis", source })?;
+        .map_err(|source| NodeError::Thread {
+            name: "analysis",
+            source,
+        })?;
 
     let (live_tx, live_rx) = watch::channel::<Option<Frame>>(None);
     if let Some(ready) = ready {
@@ -205,7 +218,12 @@ pub async fn run_node(
     result.map(|()| metrics)
 }
 
-fn forward(tx: &std::sync::mpsc::SyncSender<RecorderMsg>, out: &mut Vec<RecorderMsg>, p: &PipelineStats, wait: bool) {
+fn forward(
+    tx: &std::sync::mpsc::SyncSender<RecorderMsg>,
+    out: &mut Vec<RecorderMsg>,
+    p: &PipelineStats,
+    wait: bool,
+) {
     for msg in out.drain(..) {
         match msg {
             RecorderMsg::Frame { .. } if !wait => match tx.try_send(msg) {
@@ -225,12 +243,20 @@ fn forward(tx: &std::sync::mpsc::SyncSender<RecorderMsg>, out: &mut Vec<Recorder
     }
 }
 
+/// Replaces the metrics file atomically (readers never see half a file).
+/// No fsync: metrics are rewritten every few seconds and are not worth
+/// wearing a Raspberry Pi's SD card for.
 fn write_metrics(path: &std::path::Path, m: &NodeMetrics) {
     let Some(dir) = path.parent() else { return };
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return };
-    if let Err(e) = std::fs::create_dir_all(dir)
-        .and_then(|()| crate::outbox::durable::write_atomic(dir, name, m.render_prometheus().as_bytes()))
-    {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let tmp = dir.join(crate::outbox::durable::temp_name(name));
+    let r = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, m.render_prometheus()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
         tracing::warn!(path = %path.display(), error = %e, "cannot write metrics file");
     }
 }

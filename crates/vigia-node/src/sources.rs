@@ -36,7 +36,11 @@ pub fn open_source(cfg: &NodeConfig, pace: Pace) -> Result<Box<dyn FrameSource>,
                 width: s.width,
                 height: s.height,
                 fps: s.fps,
-                script: if s.quiet_scene { SceneScript::quiet() } else { SceneScript::default() },
+                script: if s.quiet_scene {
+                    SceneScript::quiet()
+                } else {
+                    SceneScript::default()
+                },
             };
             let mut c = SyntheticConfig::new(cfg.camera.clone(), scene);
             c.jpeg_quality = s.jpeg_quality;
@@ -83,7 +87,9 @@ fn missing(what: &'static str) -> CaptureError {
 /// it is behind (a live camera, which will not wait).
 pub fn can_wait(cfg: &NodeConfig, pace: Pace) -> bool {
     match cfg.source.kind {
-        SourceKind::Synthetic | SourceKind::File => pace == Pace::AsFastAsPossible || !cfg.source.realtime,
+        SourceKind::Synthetic | SourceKind::File => {
+            pace == Pace::AsFastAsPossible || !cfg.source.realtime
+        }
         SourceKind::Mjpeg | SourceKind::V4l2 => false,
     }
 }

@@ -150,8 +150,9 @@ pub struct MotionParams {
     /// it; people entering the view rarely move the mean that much.
     /// Range (0, 255].
     pub light_change_levels: f32,
-    /// Motion frames in a row before `triggered`. Default 3 (0.3 s at
-    /// 10 fps): a single-frame glitch never triggers. At least 1.
+    /// Motion frames in a row before `triggered`. Default 2 (0.1 s of
+    /// confirmation at 10 fps): a single-frame glitch never triggers, and
+    /// an intruder raises the alarm one frame after appearing. At least 1.
     pub min_consecutive_frames: u32,
     /// Erosion/dilation passes of the morphological opening of the changed
     /// mask (3x3 square). Default 1: removes specks and one-pixel lines.
@@ -179,7 +180,7 @@ impl Default for MotionParams {
             max_changed_fraction: 0.6,
             light_change_fraction: 0.4,
             light_change_levels: 15.0,
-            min_consecutive_frames: 3,
+            min_consecutive_frames: 2,
             despeckle: 1,
             masks: Vec::new(),
             zones: Vec::new(),

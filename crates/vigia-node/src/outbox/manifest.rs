@@ -41,7 +41,10 @@ impl FileKind {
             _ => {
                 let n = name.strip_prefix("clip-")?.strip_suffix(".m4s")?;
                 if n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()) {
-                    n.parse().ok().filter(|n| *n > 0).map(FileKind::ClipFragment)
+                    n.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(FileKind::ClipFragment)
                 } else {
                     None
                 }
@@ -131,10 +134,22 @@ mod tests {
 
     #[test]
     fn file_names_round_trip_and_reject_everything_else() {
-        for k in [FileKind::Snapshot, FileKind::ClipInit, FileKind::ClipFragment(1), FileKind::ClipFragment(999_999)] {
+        for k in [
+            FileKind::Snapshot,
+            FileKind::ClipInit,
+            FileKind::ClipFragment(1),
+            FileKind::ClipFragment(999_999),
+        ] {
             assert_eq!(FileKind::from_file_name(&k.file_name()), Some(k));
         }
-        for bad in ["clip-000000.m4s", "clip-1.m4s", "../snapshot.jpg", "clip-00000a.m4s", "manifest.json", ".clip-init.mp4.tmp"] {
+        for bad in [
+            "clip-000000.m4s",
+            "clip-1.m4s",
+            "../snapshot.jpg",
+            "clip-00000a.m4s",
+            "manifest.json",
+            ".clip-init.mp4.tmp",
+        ] {
             assert_eq!(FileKind::from_file_name(bad), None, "{bad}");
         }
     }

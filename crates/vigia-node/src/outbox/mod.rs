@@ -41,7 +41,9 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use vigia_base::{CameraId, CaptureId};
 
-pub use manifest::{FileEntry, FileKind, Journal, Manifest, Scores, JOURNAL_NAME, MANIFEST_NAME, MANIFEST_VERSION};
+pub use manifest::{
+    FileEntry, FileKind, Journal, Manifest, Scores, JOURNAL_NAME, MANIFEST_NAME, MANIFEST_VERSION,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -69,7 +71,9 @@ pub enum OutboxError {
 
 impl OutboxError {
     fn io(path: &Path, source: io::Error) -> Self {
-        if source.kind() == io::ErrorKind::StorageFull || source.raw_os_error() == Some(libc::ENOSPC) {
+        if source.kind() == io::ErrorKind::StorageFull
+            || source.raw_os_error() == Some(libc::ENOSPC)
+        {
             OutboxError::DiskFull {
                 path: path.to_owned(),
             }
@@ -84,7 +88,10 @@ impl OutboxError {
     /// True for errors that may go away by themselves (space freed by
     /// uploads or by the operator), so the caller should retry later.
     pub fn is_space(&self) -> bool {
-        matches!(self, OutboxError::DiskFull { .. } | OutboxError::QuotaExceeded { .. })
+        matches!(
+            self,
+            OutboxError::DiskFull { .. } | OutboxError::QuotaExceeded { .. }
+        )
     }
 }
 
@@ -132,7 +139,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| e.to_string()),
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| e.to_string()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e.to_string()),
     }
@@ -235,7 +244,9 @@ impl Outbox {
         }
         durable::fsync_dir(&self.dir).map_err(|e| OutboxError::io(&self.dir, e))?;
         self.stats.bytes.store(total, Ordering::Relaxed);
-        self.stats.pending_captures.store(complete, Ordering::Relaxed);
+        self.stats
+            .pending_captures
+            .store(complete, Ordering::Relaxed);
         Ok(report)
     }
 
@@ -258,7 +269,9 @@ impl Outbox {
         for e in entries {
             let e = e.map_err(|e| OutboxError::io(path, e))?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(kind) = FileKind::from_file_name(&name) else { continue };
+            let Some(kind) = FileKind::from_file_name(&name) else {
+                continue;
+            };
             let bytes = fs::read(e.path()).map_err(|err| OutboxError::io(&e.path(), err))?;
             let sha = sha256_hex(&bytes);
             match files.get(&kind) {
@@ -345,7 +358,9 @@ impl Outbox {
             let _ = fs::remove_dir_all(&tmp);
             return Err(self.count_error(OutboxError::io(&final_dir, e)));
         }
-        self.stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         self.stats.in_progress.fetch_add(1, Ordering::Relaxed);
         Ok(CaptureWriter {
             outbox: self.clone(),
@@ -382,7 +397,9 @@ impl Outbox {
         let entries = fs::read_dir(&self.dir).map_err(|e| OutboxError::io(&self.dir, e))?;
         for e in entries {
             let e = e.map_err(|e| OutboxError::io(&self.dir, e))?;
-            let Ok(id) = e.file_name().to_string_lossy().parse::<CaptureId>() else { continue };
+            let Ok(id) = e.file_name().to_string_lossy().parse::<CaptureId>() else {
+                continue;
+            };
             let dir = e.path();
             match read_json::<Manifest>(&dir.join(MANIFEST_NAME)) {
                 Ok(Some(manifest)) => out.push(PendingCapture { dir, manifest }),
@@ -432,7 +449,11 @@ impl Outbox {
     /// Removes a complete capture once the server has acknowledged it. The
     /// acknowledgement must name exactly the manifest's files and sha256s,
     /// so a stale or mistaken ack can never delete unsent evidence.
-    pub fn acknowledge(&self, id: &CaptureId, acked: &[(String, String)]) -> Result<(), OutboxError> {
+    pub fn acknowledge(
+        &self,
+        id: &CaptureId,
+        acked: &[(String, String)],
+    ) -> Result<(), OutboxError> {
         let dir = self.dir.join(id.as_str());
         let manifest: Manifest = match read_json(&dir.join(MANIFEST_NAME)) {
             Ok(Some(m)) => m,
@@ -445,20 +466,31 @@ impl Outbox {
                 })
             }
         };
-        let mut want: Vec<(String, String)> =
-            manifest.files.iter().map(|f| (f.name.clone(), f.sha256.clone())).collect();
+        let mut want: Vec<(String, String)> = manifest
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.sha256.clone()))
+            .collect();
         let mut got = acked.to_vec();
         want.sort();
         got.sort();
         if want != got {
             return Err(OutboxError::AckMismatch {
                 id: id.clone(),
-                reason: format!("manifest lists {} files, ack names {}", want.len(), got.len()),
+                reason: format!(
+                    "manifest lists {} files, ack names {}",
+                    want.len(),
+                    got.len()
+                ),
             });
         }
         let bytes = dir_bytes(&dir);
-        durable::remove_dir_durably(&self.dir, id.as_str()).map_err(|e| OutboxError::io(&dir, e))?;
-        self.stats.bytes.fetch_sub(bytes.min(self.stats.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+        durable::remove_dir_durably(&self.dir, id.as_str())
+            .map_err(|e| OutboxError::io(&dir, e))?;
+        self.stats.bytes.fetch_sub(
+            bytes.min(self.stats.bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         self.stats.pending_captures.fetch_sub(1, Ordering::Relaxed);
         self.stats.acknowledged.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -554,13 +586,19 @@ impl CaptureWriter {
         self.journal.files.push(entry.clone());
         let stats = &self.outbox.stats;
         stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        stats.bytes.fetch_sub(replaced.min(stats.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+        stats.bytes.fetch_sub(
+            replaced.min(stats.bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
         // The file itself is safe now; a failed journal update only costs
         // its timing metadata, which recovery can do without.
         match write_json(&self.dir, JOURNAL_NAME, &self.journal) {
             Ok(n) => {
                 stats.bytes.fetch_add(n, Ordering::Relaxed);
-                stats.bytes.fetch_sub(self.journal_bytes.min(stats.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+                stats.bytes.fetch_sub(
+                    self.journal_bytes.min(stats.bytes.load(Ordering::Relaxed)),
+                    Ordering::Relaxed,
+                );
                 self.journal_bytes = n;
             }
             Err(e) => {
@@ -601,7 +639,10 @@ impl Drop for CaptureWriter {
         if !self.finished {
             // Left for start-up recovery to complete: the files on disk are
             // evidence even if the manifest could not be written now.
-            self.outbox.stats.in_progress.fetch_sub(1, Ordering::Relaxed);
+            self.outbox
+                .stats
+                .in_progress
+                .fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

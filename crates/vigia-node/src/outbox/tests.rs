@@ -32,8 +32,10 @@ fn manifest_template() -> Manifest {
 
 fn write_capture(ob: &Outbox, n: u32) -> Manifest {
     let mut w = ob.begin(id(n), cam(), 1_000, 0).expect("begin");
-    w.write_file(FileKind::Snapshot, b"jpeg", None).expect("snapshot");
-    w.write_file(FileKind::ClipInit, b"init", None).expect("init");
+    w.write_file(FileKind::Snapshot, b"jpeg", None)
+        .expect("snapshot");
+    w.write_file(FileKind::ClipInit, b"init", None)
+        .expect("init");
     w.write_file(
         FileKind::ClipFragment(1),
         b"frag1",
@@ -48,7 +50,10 @@ fn write_capture(ob: &Outbox, n: u32) -> Manifest {
 }
 
 fn acks(m: &Manifest) -> Vec<(String, String)> {
-    m.files.iter().map(|f| (f.name.clone(), f.sha256.clone())).collect()
+    m.files
+        .iter()
+        .map(|f| (f.name.clone(), f.sha256.clone()))
+        .collect()
 }
 
 #[test]
@@ -66,14 +71,23 @@ fn committed_capture_is_pending_verified_and_removed_by_matching_ack_only() {
 
     let mut wrong = acks(&m);
     wrong[0].1 = "00".repeat(32);
-    assert!(matches!(ob.acknowledge(&id(1), &wrong), Err(OutboxError::AckMismatch { .. })));
-    assert!(matches!(ob.acknowledge(&id(1), &acks(&m)[1..]), Err(OutboxError::AckMismatch { .. })));
+    assert!(matches!(
+        ob.acknowledge(&id(1), &wrong),
+        Err(OutboxError::AckMismatch { .. })
+    ));
+    assert!(matches!(
+        ob.acknowledge(&id(1), &acks(&m)[1..]),
+        Err(OutboxError::AckMismatch { .. })
+    ));
     assert_eq!(ob.pending().expect("pending").len(), 1);
 
     ob.acknowledge(&id(1), &acks(&m)).expect("ack");
     assert!(ob.pending().expect("pending").is_empty());
     assert_eq!(ob.stats().bytes.load(Ordering::Relaxed), 0);
-    assert!(matches!(ob.acknowledge(&id(1), &acks(&m)), Err(OutboxError::UnknownCapture(_))));
+    assert!(matches!(
+        ob.acknowledge(&id(1), &acks(&m)),
+        Err(OutboxError::UnknownCapture(_))
+    ));
 }
 
 #[test]
@@ -81,8 +95,15 @@ fn tampered_file_fails_verification() {
     let d = tempfile::tempdir().expect("tempdir");
     let (ob, _) = Outbox::open(d.path(), 1 << 30).expect("open");
     write_capture(&ob, 1);
-    fs::write(d.path().join(id(1).as_str()).join("clip-000001.m4s"), b"frag2").expect("tamper");
-    assert!(matches!(ob.verify(&id(1)), Err(OutboxError::Corrupt { .. })));
+    fs::write(
+        d.path().join(id(1).as_str()).join("clip-000001.m4s"),
+        b"frag2",
+    )
+    .expect("tamper");
+    assert!(matches!(
+        ob.verify(&id(1)),
+        Err(OutboxError::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -92,7 +113,8 @@ fn recovery_completes_interrupted_event_and_removes_temp_files() {
         let (ob, _) = Outbox::open(d.path(), 1 << 30).expect("open");
         write_capture(&ob, 1);
         let mut w = ob.begin(id(2), cam(), 7_000, 4_000).expect("begin");
-        w.write_file(FileKind::ClipInit, b"init", None).expect("init");
+        w.write_file(FileKind::ClipInit, b"init", None)
+            .expect("init");
         w.write_file(
             FileKind::ClipFragment(1),
             b"frag1",
@@ -153,14 +175,17 @@ fn quota_refuses_new_files_and_keeps_pending_captures() {
     let (ob, _) = Outbox::open(d.path(), 4_096).expect("open");
     write_capture(&ob, 1);
     let mut w = ob.begin(id(2), cam(), 0, 0).expect("begin");
-    let e = w.write_file(FileKind::ClipInit, &[0u8; 8_192], None).expect_err("over quota");
+    let e = w
+        .write_file(FileKind::ClipInit, &[0u8; 8_192], None)
+        .expect_err("over quota");
     assert!(e.is_space(), "{e}");
     assert_eq!(ob.stats().space_errors.load(Ordering::Relaxed), 1);
     ob.verify(&id(1)).expect("older capture untouched");
     // Space comes back (the older capture was uploaded): writing works again.
     let m = ob.pending().expect("pending").remove(0).manifest;
     ob.acknowledge(&id(1), &acks(&m)).expect("ack");
-    w.write_file(FileKind::ClipInit, &[0u8; 2_048], None).expect("fits now");
+    w.write_file(FileKind::ClipInit, &[0u8; 2_048], None)
+        .expect("fits now");
 }
 
 #[test]

@@ -97,24 +97,45 @@ fn event_becomes_a_complete_capture_with_preroll_fragments_and_best_snapshot() {
     assert_eq!(ms.len(), 1);
     let m = &ms[0];
     assert_eq!(m.capture_id, id);
-    assert_eq!(m.frames, 35, "pre-roll and event frames are all in the clip");
+    assert_eq!(
+        m.frames, 35,
+        "pre-roll and event frames are all in the clip"
+    );
     assert_eq!(m.start_ms, 0);
     assert_eq!(m.trigger_ms, 900);
     assert_eq!(m.end_ms, 3_500);
     assert_eq!(m.snapshot_ms, Some(2_000));
     assert!((m.scores.motion_max - 0.9).abs() < 1e-6);
     let names: Vec<_> = m.files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["snapshot.jpg", "clip-init.mp4", "clip-000001.m4s", "clip-000002.m4s", "clip-000003.m4s", "clip-000004.m4s"]);
+    assert_eq!(
+        names,
+        [
+            "snapshot.jpg",
+            "clip-init.mp4",
+            "clip-000001.m4s",
+            "clip-000002.m4s",
+            "clip-000003.m4s",
+            "clip-000004.m4s"
+        ]
+    );
     let frames: u32 = m.files.iter().filter_map(|f| f.frames).sum();
     assert_eq!(frames, 35);
     ob.verify(&id).expect("files match the manifest");
     let snap = std::fs::read(d.path().join(id.as_str()).join("snapshot.jpg")).expect("snapshot");
-    assert_eq!(snap, jpeg(200).to_vec(), "the snapshot is the best-scoring frame");
+    assert_eq!(
+        snap,
+        jpeg(200).to_vec(),
+        "the snapshot is the best-scoring frame"
+    );
 
     // Fragments were announced as they were written, before the commit.
     let ev = events.lock().expect("lock");
-    let first_frag = ev.iter().position(|e| matches!(e, RecorderEvent::FileWritten { name, .. } if name == "clip-000001.m4s"));
-    let commit = ev.iter().position(|e| matches!(e, RecorderEvent::Committed(_)));
+    let first_frag = ev.iter().position(
+        |e| matches!(e, RecorderEvent::FileWritten { name, .. } if name == "clip-000001.m4s"),
+    );
+    let commit = ev
+        .iter()
+        .position(|e| matches!(e, RecorderEvent::Committed(_)));
     assert!(first_frag.expect("fragment written") < commit.expect("committed"));
     assert!(matches!(ev[0], RecorderEvent::Started { .. }));
 }
@@ -140,9 +161,15 @@ fn record_noisy_event(r: &mut Recorder, id: CaptureId, t0: i64, n: u64) {
         trigger_score: 0.5,
     });
     for i in 1..n {
-        r.handle(RecorderMsg::Frame { frame: noisy(i), motion_score: 0.5 });
+        r.handle(RecorderMsg::Frame {
+            frame: noisy(i),
+            motion_score: 0.5,
+        });
     }
-    r.handle(RecorderMsg::End { end_ms: t0 + n as i64 * 100, reason: EndReason::Quiet });
+    r.handle(RecorderMsg::End {
+        end_ms: t0 + n as i64 * 100,
+        reason: EndReason::Quiet,
+    });
 }
 
 #[test]
@@ -165,17 +192,30 @@ fn full_outbox_defers_files_keeps_older_captures_and_commits_when_space_returns(
     let first = committed(&events);
     assert_eq!(first.len(), 1);
     record_noisy_event(&mut r, CaptureId::new(100_000, 2), 100_000, 25);
-    assert_eq!(committed(&events).len(), 1, "no room: the second capture waits in memory");
+    assert_eq!(
+        committed(&events).len(),
+        1,
+        "no room: the second capture waits in memory"
+    );
     assert!(r.is_busy());
     assert!(ob.stats().space_errors.load(Ordering::Relaxed) > 0);
-    ob.verify(&first[0].capture_id).expect("older capture intact");
+    ob.verify(&first[0].capture_id)
+        .expect("older capture intact");
 
     // The older capture is acknowledged (uploaded): space returns.
-    let acks: Vec<_> = first[0].files.iter().map(|f| (f.name.clone(), f.sha256.clone())).collect();
+    let acks: Vec<_> = first[0]
+        .files
+        .iter()
+        .map(|f| (f.name.clone(), f.sha256.clone()))
+        .collect();
     ob.acknowledge(&first[0].capture_id, &acks).expect("ack");
     r.retry_unfinished();
     let ms = committed(&events);
-    assert_eq!(ms.len(), 2, "the waiting capture is committed once there is space");
+    assert_eq!(
+        ms.len(),
+        2,
+        "the waiting capture is committed once there is space"
+    );
     assert_eq!(ms[1].frames, 25);
     assert!(!r.is_busy());
     ob.verify(&ms[1].capture_id).expect("complete and intact");
@@ -194,11 +234,20 @@ fn undecodable_frame_is_counted_and_the_clip_goes_on() {
     });
     let mut bad = frame(1, 100, 80);
     bad.jpeg = Bytes::from_static(&[0xFF, 0xD8, 0xFF, 0xDB, 0, 3, 0, 0xFF, 0xD9]);
-    r.handle(RecorderMsg::Frame { frame: bad, motion_score: 0.5 });
+    r.handle(RecorderMsg::Frame {
+        frame: bad,
+        motion_score: 0.5,
+    });
     for i in 2..10 {
-        r.handle(RecorderMsg::Frame { frame: frame(i, i as i64 * 100, 80), motion_score: 0.3 });
+        r.handle(RecorderMsg::Frame {
+            frame: frame(i, i as i64 * 100, 80),
+            motion_score: 0.3,
+        });
     }
-    r.handle(RecorderMsg::End { end_ms: 1_000, reason: EndReason::Quiet });
+    r.handle(RecorderMsg::End {
+        end_ms: 1_000,
+        reason: EndReason::Quiet,
+    });
     assert_eq!(r.stats().encode_errors.load(Ordering::Relaxed), 1);
     let ms = committed(&events);
     assert_eq!(ms.len(), 1);

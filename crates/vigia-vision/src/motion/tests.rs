@@ -120,7 +120,8 @@ fn moving_rectangle_triggers_with_blob_on_it() {
         let results = crossing(&mut d, &mut rng, value, 60, 60);
         for (i, (x, r)) in results.iter().enumerate() {
             assert!(r.motion, "value {value} frame {i}: {r:?}");
-            assert_eq!(r.triggered, i + 1 >= 3, "frame {i}");
+            let min = MotionParams::default().min_consecutive_frames as usize;
+            assert_eq!(r.triggered, i + 1 >= min, "frame {i}");
             let b = r.largest_blob.expect("a blob");
             let (cx, cy) = ((*x as f32 + 8.0) / W as f32, (60.0 + 12.0) / H as f32);
             assert!(

@@ -46,4 +46,4 @@ if [ -z "${VIGIA_FIXTURES:-}" ]; then
 fi
 echo "[test.sh] fixtures: $VIGIA_FIXTURES" >&2
 
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"

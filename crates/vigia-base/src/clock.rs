@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn formats_utc_with_millis() {
         assert_eq!(format_utc_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_utc_ms(1_795_000_313_120), "2026-11-18T09:51:53.120Z");
+        assert_eq!(format_utc_ms(1_795_000_313_120), "2026-11-18T11:11:53.120Z");
     }
 
     #[test]

@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn capture_ids_round_trip_and_sort_by_time() {
         let a = CaptureId::new(1_795_000_313_120, 0xdead_beef);
-        assert_eq!(a.as_str(), "20261118T095153120Z-deadbeef");
+        assert_eq!(a.as_str(), "20261118T111153120Z-deadbeef");
         assert_eq!(a.as_str().parse::<CaptureId>(), Ok(a.clone()));
         let b = CaptureId::new(1_795_000_313_121, 0);
         assert!(a < b);

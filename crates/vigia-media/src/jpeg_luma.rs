@@ -7,10 +7,17 @@
 //! requested scale. At 1/8 the dequantised DC coefficient of each block *is*
 //! the block's mean, so no IDCT runs at all. At 1/4 and 1/2 an 8→2 or 8→4
 //! "box-averaging" IDCT (see `idct_basis`) turns the coefficients straight
-//! into the mean of each 4x4 or 2x2 pixel group, skipping the all-zero
-//! coefficient rows that dominate camera footage. Every scale is therefore
-//! the exact box filter of the full decode (up to rounding), which is what
-//! the zune-jpeg fallback computes too.
+//! into the mean of each 4x4 or 2x2 pixel group. It runs coefficient by
+//! coefficient as they are decoded: each adds its precomputed, dequantised
+//! contribution (`contribution_table`) to the block's 4 or 16 output
+//! pixels, so camera blocks with a handful of non-zero coefficients cost a
+//! handful of small vector multiply-adds, and nothing is stored or cleared.
+//! Every scale is therefore the exact box filter of the full decode (up to
+//! rounding), which is what the zune-jpeg fallback computes too.
+//!
+//! The entropy decoding, where the time goes, lives in `entropy` (bit
+//! reader, lookahead tables, the skip and accumulate loops); this file
+//! owns the headers, the MCU walk and the reconstruction.
 //!
 //! It handles what cameras and ffmpeg emit: 8-bit baseline or extended
 //! Huffman (SOF0/SOF1), one interleaved scan, gray or YCbCr with full-resolution
@@ -26,6 +33,11 @@
 
 use crate::plane::LumaPlane;
 
+mod entropy;
+
+use entropy::{accumulate_ac, decode_dc, skip_ac, Bits, Huffman};
+use std::rc::Rc;
+
 /// Natural (row-major) index of the k-th coefficient in zigzag order.
 const ZIGZAG: [u8; 64] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
@@ -33,248 +45,14 @@ const ZIGZAG: [u8; 64] = [
     52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
-/// Bits resolved by one table lookup; longer codes take the slow path.
-const FAST_BITS: u32 = 9;
-
 pub(crate) enum Outcome {
     Decoded(LumaPlane),
     /// A valid-looking JPEG this decoder does not handle; use the fallback.
     Unsupported,
 }
 
-const BAD_CODE: &str = "invalid Huffman code";
-
 /// Why the data is corrupt; becomes `MediaError::InvalidJpeg`'s reason.
 pub(crate) type Corrupt = String;
-
-#[derive(Clone)]
-struct Huffman {
-    /// (code length, symbol) for every 9-bit prefix; length 0 = slow path.
-    fast: Vec<(u8, u8)>,
-    /// For AC tables: the whole coefficient (code + magnitude bits) when
-    /// both fit in the 9-bit prefix, as `value << 8 | run << 4 | bits`;
-    /// 0 = use the general path. Most camera AC codes resolve here.
-    fast_ac: Vec<i32>,
-    /// For code length l (1..=16): largest code of that length, or -1.
-    maxcode: [i32; 18],
-    /// For code length l: index into `values` minus the first code.
-    valoff: [i32; 17],
-    values: Vec<u8>,
-}
-
-impl Huffman {
-    fn build(counts: &[u8; 16], values: &[u8]) -> Result<Self, Corrupt> {
-        let mut fast = vec![(0u8, 0u8); 1 << FAST_BITS];
-        let mut maxcode = [-1i32; 18];
-        let mut valoff = [0i32; 17];
-        let mut code: u32 = 0;
-        let mut k: usize = 0;
-        for len in 1..=16u32 {
-            let n = u32::from(counts[len as usize - 1]);
-            valoff[len as usize] = k as i32 - code as i32;
-            if n > 0 {
-                if code + n > (1 << len) {
-                    return Err("Huffman table overflows its code space".into());
-                }
-                for _ in 0..n {
-                    let sym = *values.get(k).ok_or("Huffman table is short of values")?;
-                    if len <= FAST_BITS {
-                        let shift = FAST_BITS - len;
-                        let first = (code << shift) as usize;
-                        for e in &mut fast[first..first + (1 << shift)] {
-                            *e = (len as u8, sym);
-                        }
-                    }
-                    code += 1;
-                    k += 1;
-                }
-                maxcode[len as usize] = code as i32 - 1;
-            }
-            code <<= 1;
-        }
-        // Sentinel so the slow path always terminates.
-        maxcode[17] = i32::MAX;
-        let mut fast_ac = vec![0i32; 1 << FAST_BITS];
-        for (i, e) in fast_ac.iter_mut().enumerate() {
-            let (len, sym) = fast[i];
-            let (run, s) = (i32::from(sym >> 4), u32::from(sym & 15));
-            let total = u32::from(len) + s;
-            if len == 0 || s == 0 || total > FAST_BITS {
-                continue;
-            }
-            let raw = ((i as u32) >> (FAST_BITS - total)) & ((1 << s) - 1);
-            let v = extend(raw as i32, s);
-            *e = (v << 8) | (run << 4) | total as i32;
-        }
-        Ok(Self {
-            fast,
-            fast_ac,
-            maxcode,
-            valoff,
-            values: values.to_vec(),
-        })
-    }
-}
-
-/// T.81 F.12: maps s magnitude bits to a signed value.
-#[inline]
-fn extend(v: i32, s: u32) -> i32 {
-    if v < (1 << (s - 1)) {
-        v - (1 << s) + 1
-    } else {
-        v
-    }
-}
-
-/// MSB-first bit reader over entropy-coded data that removes byte stuffing
-/// and stops at markers, feeding zeros past them (as libjpeg does) while
-/// counting those fake bits, so over-reads are detected rather than decoded.
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-    buf: u64,
-    nbits: u32,
-    /// Zero bits appended past a marker or the end of data.
-    fake_bits: u32,
-}
-
-impl<'a> Bits<'a> {
-    fn new(data: &'a [u8], pos: usize) -> Self {
-        Self {
-            data,
-            pos,
-            buf: 0,
-            nbits: 0,
-            fake_bits: 0,
-        }
-    }
-
-    #[inline]
-    fn fill(&mut self) {
-        // Fast path: eight bytes with no 0xFF among them (the common case)
-        // need no unstuffing or marker checks, so take them in one go.
-        if self.fake_bits == 0 {
-            if let Some(Ok(b8)) = self
-                .data
-                .get(self.pos..self.pos + 8)
-                .map(<[u8; 8]>::try_from)
-            {
-                let word = u64::from_be_bytes(b8);
-                let inv = !word;
-                let has_ff = inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080;
-                if has_ff == 0 {
-                    let take = (64 - self.nbits) / 8;
-                    let bits = take * 8;
-                    let chunk = if bits == 64 {
-                        word
-                    } else {
-                        word & !(u64::MAX >> bits)
-                    };
-                    self.buf |= chunk >> self.nbits;
-                    self.nbits += bits;
-                    self.pos += take as usize;
-                    return;
-                }
-            }
-        }
-        while self.nbits <= 56 {
-            let mut byte = 0u8;
-            let mut real = false;
-            if self.fake_bits == 0 {
-                if let Some(&b) = self.data.get(self.pos) {
-                    if b != 0xFF {
-                        byte = b;
-                        real = true;
-                        self.pos += 1;
-                    } else if self.data.get(self.pos + 1) == Some(&0x00) {
-                        byte = 0xFF;
-                        real = true;
-                        self.pos += 2;
-                    }
-                }
-            }
-            if !real {
-                self.fake_bits += 8;
-            }
-            self.buf |= u64::from(byte) << (56 - self.nbits);
-            self.nbits += 8;
-        }
-    }
-
-    /// True once the decoder has consumed bits that were never in the file.
-    #[inline]
-    fn overran(&self) -> bool {
-        self.fake_bits > self.nbits
-    }
-
-    #[inline]
-    fn peek(&mut self, n: u32) -> u32 {
-        if self.nbits < n {
-            self.fill();
-        }
-        (self.buf >> (64 - n)) as u32
-    }
-
-    #[inline]
-    fn consume(&mut self, n: u32) {
-        self.buf <<= n;
-        self.nbits -= n;
-    }
-
-    #[inline]
-    fn receive_extend(&mut self, s: u32) -> i32 {
-        if s == 0 {
-            return 0;
-        }
-        let v = self.peek(s) as i32;
-        self.consume(s);
-        extend(v, s)
-    }
-
-    #[inline]
-    fn decode(&mut self, h: &Huffman) -> Option<u8> {
-        let look = self.peek(16);
-        let (len, sym) = h.fast[(look >> (16 - FAST_BITS)) as usize];
-        if len != 0 {
-            self.consume(u32::from(len));
-            return Some(sym);
-        }
-        let mut len = FAST_BITS as usize + 1;
-        loop {
-            let code = (look >> (16 - len)) as i32;
-            if code <= h.maxcode[len] {
-                self.consume(len as u32);
-                let idx = (code + h.valoff[len]) as usize;
-                return h.values.get(idx).copied();
-            }
-            len += 1;
-            if len > 16 {
-                return None;
-            }
-        }
-    }
-
-    /// Skips to just after the next RSTn marker and resets the bit state.
-    fn restart(&mut self) -> Result<(), Corrupt> {
-        self.buf = 0;
-        self.nbits = 0;
-        self.fake_bits = 0;
-        while self.pos + 1 < self.data.len() {
-            if self.data[self.pos] == 0xFF {
-                let m = self.data[self.pos + 1];
-                if (0xD0..=0xD7).contains(&m) {
-                    self.pos += 2;
-                    return Ok(());
-                }
-                if m != 0x00 && m != 0xFF {
-                    return Err(format!("expected RST marker, found 0xFF{m:02X}"));
-                }
-            }
-            self.pos += 1;
-        }
-        Err("truncated before RST marker".into())
-    }
-}
 
 #[derive(Clone, Copy, Default)]
 struct Component {
@@ -305,8 +83,8 @@ fn be16(d: &[u8], i: usize) -> Result<u16, Corrupt> {
 
 struct Tables {
     quant: [Option<[u16; 64]>; 4],
-    dc: [Option<Huffman>; 4],
-    ac: [Option<Huffman>; 4],
+    dc: [Option<Rc<Huffman>>; 4],
+    ac: [Option<Rc<Huffman>>; 4],
 }
 
 fn parse(d: &[u8], tables: &mut Tables) -> Result<Option<Header>, Corrupt> {
@@ -380,7 +158,7 @@ fn parse(d: &[u8], tables: &mut Tables) -> Result<Option<Header>, Corrupt> {
                     if total > 256 || s.len() < 17 + total || id > 3 || class > 1 {
                         return Err("bad DHT".into());
                     }
-                    let h = Huffman::build(&counts, &s[17..17 + total])?;
+                    let h = entropy::table(&counts, &s[17..17 + total], class == 0)?;
                     if class == 0 {
                         tables.dc[id] = Some(h);
                     } else {
@@ -488,6 +266,39 @@ fn idct_basis(n: usize) -> [[f32; 8]; 4] {
 
 /// Decodes `d` to luma at 1/`scale` (scale ∈ {2, 4, 8}).
 pub(crate) fn decode(d: &[u8], scale: u32) -> Result<Outcome, Corrupt> {
+    // NN = pixels per block in the output, n x n with n = 8 / scale.
+    match scale {
+        8 => decode_at::<1>(d),
+        4 => decode_at::<4>(d),
+        2 => decode_at::<16>(d),
+        _ => Ok(Outcome::Unsupported),
+    }
+}
+
+/// Block side in output pixels for NN output pixels per block.
+const fn side(nn: usize) -> usize {
+    match nn {
+        1 => 1,
+        4 => 2,
+        _ => 4,
+    }
+}
+
+/// One block of an MCU: its tables, whether it is luma (kept) and, for
+/// luma, its offset in blocks within the MCU.
+#[derive(Clone, Copy)]
+struct McuBlock<'t> {
+    dc: &'t Huffman,
+    ac: &'t Huffman,
+    is_y: bool,
+    dx: u32,
+    dy: u32,
+}
+
+/// Most blocks one MCU may hold (T.81 B.2.3).
+const MAX_MCU_BLOCKS: usize = 10;
+
+fn decode_at<const NN: usize>(d: &[u8]) -> Result<Outcome, Corrupt> {
     let mut tables = Tables {
         quant: [None; 4],
         dc: [None, None, None, None],
@@ -505,7 +316,7 @@ pub(crate) fn decode(d: &[u8], scale: u32) -> Result<Outcome, Corrupt> {
         .any(|c| c.h == 0 || c.v == 0 || c.h > 4 || c.v > 4)
         || y.h != hmax
         || y.v != vmax
-        || hdr.comps.iter().map(|c| c.h * c.v).sum::<u32>() > 10
+        || hdr.comps.iter().map(|c| c.h * c.v).sum::<u32>() > MAX_MCU_BLOCKS as u32
     {
         return Ok(Outcome::Unsupported);
     }
@@ -536,114 +347,67 @@ pub(crate) fn decode(d: &[u8], scale: u32) -> Result<Outcome, Corrupt> {
             scan_bits / 8
         ));
     }
-    let n = (8 / scale) as usize;
-    let out_w = hdr.width.div_ceil(scale);
-    let out_h = hdr.height.div_ceil(scale);
-    let mut out = LumaPlane::new(out_w, out_h);
-    let basis = idct_basis(n);
-    let yq = tables.quant[y.tq].ok_or("missing quant table")?;
 
-    struct Plan<'t> {
-        blocks_h: u32,
-        blocks_v: u32,
-        dc: &'t Huffman,
-        ac: &'t Huffman,
-        is_y: bool,
-    }
-    let mut plans = Vec::with_capacity(hdr.scan.len());
+    let y_dc = tables.dc[y.td].as_ref().ok_or("missing DC table")?;
+    let y_ac = tables.ac[y.ta].as_ref().ok_or("missing AC table")?;
+    let mut blocks = [McuBlock {
+        dc: y_dc,
+        ac: y_ac,
+        is_y: true,
+        dx: 0,
+        dy: 0,
+    }; MAX_MCU_BLOCKS];
+    let mut nblocks = 0;
     for &ci in &hdr.scan {
         let c = hdr.comps[ci];
         let (bh, bv) = if single { (1, 1) } else { (c.h, c.v) };
-        plans.push(Plan {
-            blocks_h: bh,
-            blocks_v: bv,
-            dc: tables.dc[c.td].as_ref().ok_or("missing DC table")?,
-            ac: tables.ac[c.ta].as_ref().ok_or("missing AC table")?,
-            is_y: ci == 0,
-        });
+        for dy in 0..bv {
+            for dx in 0..bh {
+                blocks[nblocks] = McuBlock {
+                    dc: tables.dc[c.td].as_ref().ok_or("missing DC table")?,
+                    ac: tables.ac[c.ta].as_ref().ok_or("missing AC table")?,
+                    is_y: ci == 0,
+                    dx,
+                    dy,
+                };
+                nblocks += 1;
+            }
+        }
     }
+    let blocks = &blocks[..nblocks];
+    let tab = contribution_table::<NN>(&tables.quant[y.tq].ok_or("missing quant table")?);
+    let (bw, bh) = if single { (1, 1) } else { (y.h, y.v) };
 
+    let n = side(NN) as u32;
+    let mut out = LumaPlane::new(hdr.width.div_ceil(8 / n), hdr.height.div_ceil(8 / n));
     let mut bits = Bits::new(d, hdr.scan_start);
-    let mut pred = [0i32; 4];
+    // Only luma's DC prediction matters; chroma DC is decoded and dropped.
+    let mut pred = 0i32;
     let total_mcus = mcus_x * mcus_y;
-    let mut coef = [0f32; 64];
     for mcu in 0..total_mcus {
         if hdr.restart_interval > 0 && mcu > 0 && mcu % hdr.restart_interval == 0 {
             if bits.overran() {
                 return Err("entropy data runs past a marker".into());
             }
-            bits.restart()?;
-            pred = [0; 4];
+            bits = bits.restart()?;
+            pred = 0;
         }
         let (mx, my) = (mcu % mcus_x, mcu / mcus_x);
-        for (pi, p) in plans.iter().enumerate() {
-            for bv in 0..p.blocks_v {
-                for bh in 0..p.blocks_h {
-                    // DC
-                    let s = u32::from(bits.decode(p.dc).ok_or(BAD_CODE)?);
-                    if s > 11 {
-                        return Err("DC magnitude too large".into());
-                    }
-                    pred[pi] = pred[pi].saturating_add(bits.receive_extend(s));
-                    let want = p.is_y;
-                    // Rows of `coef` holding non-zeros; the rest stay zero
-                    // between blocks, so only these are cleared afterwards.
-                    let mut rows = 1u8;
-                    if want {
-                        coef[0] = pred[pi] as f32 * f32::from(yq[0]);
-                    }
-                    // AC: decoded always (the bits must be consumed), kept
-                    // only for the low-frequency corner of Y blocks.
-                    let mut k = 1usize;
-                    while k < 64 {
-                        let fa = p.ac.fast_ac[bits.peek(FAST_BITS) as usize];
-                        if fa != 0 {
-                            bits.consume((fa & 15) as u32);
-                            k += ((fa >> 4) & 15) as usize;
-                            if k > 63 {
-                                return Err("AC run past end of block".into());
-                            }
-                            if want && n > 1 {
-                                let z = usize::from(ZIGZAG[k]);
-                                coef[z] = (fa >> 8) as f32 * f32::from(yq[k]);
-                                rows |= 1 << (z / 8);
-                            }
-                            k += 1;
-                            continue;
-                        }
-                        let rs = bits.decode(p.ac).ok_or(BAD_CODE)?;
-                        let (r, s) = (usize::from(rs >> 4), u32::from(rs & 15));
-                        if s == 0 {
-                            if r != 15 {
-                                break;
-                            }
-                            k += 16;
-                            continue;
-                        }
-                        k += r;
-                        if k > 63 {
-                            return Err("AC run past end of block".into());
-                        }
-                        let v = bits.receive_extend(s);
-                        if want && n > 1 {
-                            let z = usize::from(ZIGZAG[k]);
-                            coef[z] = v as f32 * f32::from(yq[k]);
-                            rows |= 1 << (z / 8);
-                        }
-                        k += 1;
-                    }
-                    if want {
-                        let bx = if single { mx } else { mx * p.blocks_h + bh };
-                        let by = if single { my } else { my * p.blocks_v + bv };
-                        put_block(&mut out, (bx, by), n, (&coef, rows), &basis);
-                        for v in 0..8 {
-                            if rows & (1 << v) != 0 {
-                                coef[v * 8..v * 8 + 8].fill(0.0);
-                            }
-                        }
-                    }
-                }
+        for b in blocks {
+            let diff = decode_dc(&mut bits, b.dc)?;
+            if !b.is_y {
+                skip_ac(&mut bits, b.ac)?;
+                continue;
             }
+            pred = pred.saturating_add(diff);
+            let dc = pred as f32;
+            let mut acc = tab[0].map(|t| dc * t);
+            if NN == 1 {
+                skip_ac(&mut bits, b.ac)?;
+            } else {
+                acc = accumulate_ac(&mut bits, b.ac, &tab, acc)?;
+            }
+            put_block::<NN>(&mut out, (mx * bw + b.dx, my * bh + b.dy), &acc);
         }
         if mcu % mcus_x == mcus_x - 1 && bits.overran() {
             return Err("truncated entropy-coded data".into());
@@ -655,47 +419,41 @@ pub(crate) fn decode(d: &[u8], scale: u32) -> Result<Outcome, Corrupt> {
     Ok(Outcome::Decoded(out))
 }
 
-/// Writes one block's n x n box-averaged reconstruction into `out`,
-/// clipped at the right and bottom edges.
-#[inline]
-fn put_block(
-    out: &mut LumaPlane,
-    (bx, by): (u32, u32),
-    n: usize,
-    (coef, rows): (&[f32; 64], u8),
-    b: &[[f32; 8]; 4],
-) {
+/// `tab[k][y * n + x]`: what a coefficient of 1 at zigzag position k
+/// adds to output pixel (x, y) of its block, dequantisation included:
+/// `q[k] * basis[y][v] * basis[x][u]` for natural position (u, v). Summing
+/// these over a block's coefficients is the separable box-averaging IDCT,
+/// done coefficient by coefficient as they are decoded.
+fn contribution_table<const NN: usize>(q: &[u16; 64]) -> [[f32; NN]; 64] {
+    let n = side(NN);
+    let basis = idct_basis(n);
+    let mut tab = [[0f32; NN]; 64];
+    for (k, row) in tab.iter_mut().enumerate() {
+        let z = usize::from(ZIGZAG[k]);
+        let (u, v) = (z % 8, z / 8);
+        for (i, e) in row.iter_mut().enumerate() {
+            let (x, y) = (i % n, i / n);
+            *e = f32::from(q[k]) * basis[y][v] * basis[x][u];
+        }
+    }
+    tab
+}
+
+/// Writes one block's n x n pixels (the accumulated reconstruction) into
+/// `out`, clipped at the right and bottom edges.
+#[inline(always)]
+fn put_block<const NN: usize>(out: &mut LumaPlane, (bx, by): (u32, u32), acc: &[f32; NN]) {
+    let n = side(NN);
     let (x0, y0) = (bx as usize * n, by as usize * n);
     let (w, h) = (out.width as usize, out.height as usize);
     if x0 >= w || y0 >= h {
         return;
     }
-    if n == 1 {
-        out.data[y0 * w + x0] = clamp_px(coef[0] / 8.0);
-        return;
-    }
-    // Separable: each coefficient row over u, then columns over v. Camera
-    // blocks are mostly zeros at high frequencies, so skip empty rows.
-    let mut tmp = [[0f32; 4]; 8];
-    for v in 0..8 {
-        if rows & (1 << v) == 0 {
-            continue;
-        }
-        let r = &coef[v * 8..v * 8 + 8];
-        for x in 0..n {
-            tmp[v][x] = b[x].iter().zip(r).map(|(a, c)| a * c).sum();
-        }
-    }
-    for (yy, by) in b.iter().enumerate().take(n.min(h - y0)) {
-        let row = &mut out.data[(y0 + yy) * w..(y0 + yy + 1) * w];
-        for xx in 0..n.min(w - x0) {
-            let mut acc = 0.0;
-            for (v, t) in tmp.iter().enumerate() {
-                if rows & (1 << v) != 0 {
-                    acc += by[v] * t[xx];
-                }
-            }
-            row[x0 + xx] = clamp_px(acc);
+    let cols = n.min(w - x0);
+    for (yy, src) in acc.chunks_exact(n).take(h - y0).enumerate() {
+        let start = (y0 + yy) * w + x0;
+        for (o, &a) in out.data[start..start + cols].iter_mut().zip(src) {
+            *o = clamp_px(a);
         }
     }
 }

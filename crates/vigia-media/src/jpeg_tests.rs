@@ -108,6 +108,25 @@ fn fast_path_matches_fallback_on_ffmpeg_output() {
     }
 }
 
+/// High quality means long codes and large magnitudes: the lookahead
+/// tables' slow paths (codes over 10 bits, coefficients that do not fit)
+/// and the multi-coefficient skip entries' block-full case.
+#[test]
+fn fast_path_matches_fallback_on_long_codes_and_real_frames() {
+    for q in [1, 2] {
+        let j = ffmpeg_jpeg(768, 576, "yuvj420p", q);
+        check_against_fallback(&j, &format!("768x576 q{q}"));
+    }
+    let mut scene = crate::synthetic::SyntheticScene::new(Default::default());
+    for quality in [50, 98] {
+        let j = encode_jpeg_yuv(&scene.render(80), quality).expect("encode");
+        check_against_fallback(&j, &format!("synthetic scene q{quality}"));
+    }
+    if let Some(j) = vtest_jpeg() {
+        check_against_fallback(&j, "vtest.avi frame 400");
+    }
+}
+
 #[test]
 fn fast_path_handles_restart_intervals_and_gray() {
     for (w, h) in [(768, 576), (201, 133)] {

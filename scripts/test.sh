@@ -46,4 +46,14 @@ if [ -z "${VIGIA_FIXTURES:-}" ]; then
 fi
 echo "[test.sh] fixtures: $VIGIA_FIXTURES" >&2
 
-cargo test --workspace --no-fail-fast "$@"
+# cargo prints one "test result" line per test binary (the last ones are
+# often empty doc-test runs); close with the totals so the end of the log
+# says what ran.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "totals: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+exit "$status"

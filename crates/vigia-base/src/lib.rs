@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod ids;
+pub mod manifest;
 pub mod shutdown;
 
 pub use backoff::Backoff;

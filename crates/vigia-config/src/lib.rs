@@ -12,10 +12,12 @@
 
 pub mod node;
 pub mod raw;
+pub mod server;
 
 pub use node::{
     EventSettings, NodeConfig, OutboxSettings, RecordingSettings, SourceConfig, SourceKind,
 };
+pub use server::{CameraLimits, ServerConfig};
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +58,29 @@ pub fn load_node(path: &Path) -> Result<NodeConfig, ConfigError> {
 /// Parses and validates node configuration text; `origin` names it in errors.
 pub fn parse_node(text: &str, origin: &Path, base_dir: &Path) -> Result<NodeConfig, ConfigError> {
     let raw: raw::RawNodeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: origin.to_owned(),
+        message: e.to_string(),
+    })?;
+    raw.validate(base_dir)
+}
+
+/// Reads, parses and validates a server configuration file.
+pub fn load_server(path: &Path) -> Result<ServerConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse_server(&text, path, base)
+}
+
+/// Parses and validates server configuration text.
+pub fn parse_server(
+    text: &str,
+    origin: &Path,
+    base_dir: &Path,
+) -> Result<ServerConfig, ConfigError> {
+    let raw: server::RawServerConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: origin.to_owned(),
         message: e.to_string(),
     })?;

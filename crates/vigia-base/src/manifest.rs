@@ -1,0 +1,141 @@
+//! The capture manifest: what a capture says about itself, and the
+//! contract between the node that writes it and the server that ingests it.
+//!
+//! The manifest (`manifest.json`) is the last file a node writes into a
+//! capture. It lists the size and sha256 of every file, which the server
+//! verifies before it stores and acknowledges the capture. It lives in this
+//! crate because both sides depend on it and neither may depend on the
+//! other.
+
+use crate::{CameraId, CaptureId};
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST_NAME: &str = "manifest.json";
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The files a capture may hold. Names on disk come only from this enum,
+/// never from strings a peer sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    Snapshot,
+    ClipInit,
+    /// Fragment `n` (from 1) of the clip.
+    ClipFragment(u32),
+}
+
+impl FileKind {
+    pub fn file_name(self) -> String {
+        match self {
+            FileKind::Snapshot => "snapshot.jpg".into(),
+            FileKind::ClipInit => "clip-init.mp4".into(),
+            FileKind::ClipFragment(n) => format!("clip-{n:06}.m4s"),
+        }
+    }
+
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        match name {
+            "snapshot.jpg" => Some(FileKind::Snapshot),
+            "clip-init.mp4" => Some(FileKind::ClipInit),
+            _ => {
+                let n = name.strip_prefix("clip-")?.strip_suffix(".m4s")?;
+                if n.len() == 6 && n.bytes().all(|b| b.is_ascii_digit()) {
+                    n.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(FileKind::ClipFragment)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FileKind::Snapshot => "snapshot",
+            FileKind::ClipInit => "clip_init",
+            FileKind::ClipFragment(_) => "clip_fragment",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    /// `snapshot`, `clip_init` or `clip_fragment`.
+    pub kind: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Fragments only: footage span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Highest per-frame motion score of the event.
+    pub motion_max: f32,
+    /// Mean motion score over the event's motion frames.
+    pub motion_mean: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub capture_id: CaptureId,
+    pub camera: CameraId,
+    pub trigger_ms: i64,
+    /// Footage span, ms since the Unix epoch (UTC); includes pre- and post-roll.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The same instants as RFC 3339 UTC, for people reading the file.
+    pub start_utc: String,
+    pub end_utc: String,
+    /// `person`, `animal` or `motion`.
+    pub label: String,
+    pub scores: Scores,
+    /// Frames in the clip.
+    pub frames: u32,
+    /// Capture time of the frame chosen as snapshot.
+    pub snapshot_ms: Option<i64>,
+    /// `quiet`, `max_length`, `flush`, or `interrupted` (completed by start-up recovery).
+    pub end_reason: String,
+    pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip_and_reject_everything_else() {
+        for k in [
+            FileKind::Snapshot,
+            FileKind::ClipInit,
+            FileKind::ClipFragment(1),
+            FileKind::ClipFragment(999_999),
+        ] {
+            assert_eq!(FileKind::from_file_name(&k.file_name()), Some(k));
+        }
+        for bad in [
+            "clip-000000.m4s",
+            "clip-1.m4s",
+            "../snapshot.jpg",
+            "clip-00000a.m4s",
+            "manifest.json",
+            ".clip-init.mp4.tmp",
+        ] {
+            assert_eq!(FileKind::from_file_name(bad), None, "{bad}");
+        }
+    }
+}

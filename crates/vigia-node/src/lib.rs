@@ -15,3 +15,4 @@ pub mod prebuffer;
 pub mod recorder;
 pub mod runtime;
 pub mod sources;
+pub mod uploader;

@@ -53,6 +53,8 @@ pub struct NodeHandles {
     pub metrics: NodeMetrics,
     /// The latest frame, for live view and snapshots on demand.
     pub live: watch::Receiver<Option<Frame>>,
+    /// The outbox, for the uploader.
+    pub outbox: Outbox,
 }
 
 /// Runs the node until `shutdown` or until the source ends (a file).
@@ -152,6 +154,7 @@ pub async fn run_node(
         let _ = ready.send(NodeHandles {
             metrics: metrics.clone(),
             live: live_rx,
+            outbox: outbox.clone(),
         });
     }
     tracing::info!(camera = %cfg.camera, source = %source.describe(), "node running");

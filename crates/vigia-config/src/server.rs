@@ -170,7 +170,7 @@ fn limits(
 ) -> Result<CameraLimits, ConfigError> {
     let max_age_ms = match age_days {
         None => None,
-        Some(d) if d == 0.0 => None,
+        Some(0.0) => None,
         Some(d) if d.is_finite() && d > 0.0 && d <= 36_500.0 => {
             Some((f64::from(d) * 86_400_000.0) as i64)
         }

@@ -13,6 +13,8 @@ command -v ffmpeg >/dev/null || need_pkgs+=(ffmpeg)           # video file sourc
 [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
     || need_pkgs+=(libclang-dev)                               # v4l crate's bindgen
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)              # browser end-to-end tests
+command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "[test.sh] installing Debian packages: ${need_pkgs[*]}" >&2
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo

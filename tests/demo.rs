@@ -1,5 +1,6 @@
-//! `vigia demo` works out of the box: it writes its config, runs a node on
-//! the synthetic camera in real time, and prints one line per event.
+//! `vigia demo` works out of the box: it writes its configs, runs a server
+//! and a node on the synthetic camera in real time, prints one line per
+//! event, and every capture ends up in the server's store.
 
 mod common;
 
@@ -36,15 +37,43 @@ fn demo_prints_event_lines_and_writes_a_reusable_config() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("camera:   demo"));
 
-    let caps = captures(&data.join("outbox"));
-    let complete: Vec<_> = caps
-        .iter()
-        .filter_map(|(d, m)| m.as_ref().map(|m| (d, m)))
-        .collect();
-    assert!(!complete.is_empty());
-    for (d, m) in complete {
-        verify_capture(d, m);
+    assert!(
+        demo.seen.iter().any(|l| l.contains("admin / ")),
+        "a one-time admin password is printed"
+    );
+
+    // Delivered to the server: the node's outbox is empty of complete
+    // captures and the server's media tree holds them, clip and all.
+    let pending = captures(&data.join("node/outbox"));
+    assert!(
+        pending.iter().all(|(_, m)| m.is_none()),
+        "undelivered captures: {pending:?}"
+    );
+    let media = data.join("server/media/demo");
+    let mut stored = Vec::new();
+    for day in std::fs::read_dir(&media).expect("camera folder in the media tree") {
+        for cap in std::fs::read_dir(day.expect("day").path()).expect("day folder") {
+            stored.push(cap.expect("capture").path());
+        }
     }
+    assert!(!stored.is_empty(), "no capture reached the server");
+    for cap in stored {
+        for f in ["snapshot.jpg", "thumb.jpg", "clip.mp4", "manifest.json"] {
+            assert!(cap.join(f).is_file(), "{} lacks {f}", cap.display());
+        }
+        let (codec, frames, duration) = ffprobe(&cap.join("clip.mp4"));
+        assert_eq!(codec, "h264");
+        assert!(
+            frames > 50 && duration > 5.0,
+            "{frames} frames, {duration} s"
+        );
+    }
+    let out = vigia()
+        .arg("check-config")
+        .arg(data.join("node.toml"))
+        .output()
+        .expect("check-config");
+    assert!(out.status.success());
 }
 
 #[test]

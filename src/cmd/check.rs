@@ -28,6 +28,13 @@ pub fn run(a: CheckArgs) -> anyhow::Result<()> {
         cfg.event.max_length_ms,
         cfg.event.cooldown_ms
     );
-    println!("  motion:   scale 1/{}, {:?}", cfg.motion_scale, cfg.motion);
+    let scale = match cfg.motion_scale {
+        Some(s) => format!("1/{s}"),
+        None => format!(
+            "1/{} (automatic)",
+            vigia_node::pipeline::auto_scale(cfg.source.width)
+        ),
+    };
+    println!("  motion:   scale {scale}, {:?}", cfg.motion);
     Ok(())
 }

@@ -4,7 +4,10 @@
 pub mod analyze;
 pub mod check;
 pub mod demo;
+pub mod incoming;
 pub mod node;
+pub mod server;
+pub mod user;
 
 use vigia_base::Shutdown;
 

@@ -17,30 +17,51 @@ pub fn run(a: NodeArgs) -> anyhow::Result<()> {
     let cfg = vigia_config::load_node(&a.config)
         .with_context(|| format!("loading {}", a.config.display()))?;
     let rt = super::runtime()?;
-    rt.block_on(run_configured(cfg, Shutdown::new(), None))
+    rt.block_on(async move {
+        let shutdown = Shutdown::new();
+        super::spawn_signal_handler(shutdown.clone());
+        run_with_events(cfg, shutdown, None, None).await
+    })
 }
 
-/// Runs a node from a validated config until a signal (or the end of a file
-/// source), printing one line per event on stdout.
-pub async fn run_configured(
+/// Runs a node from a validated config until `shutdown` (or the end of a
+/// file source), printing one line per event on stdout; `committed` is
+/// nudged whenever a capture is complete (for an uploader).
+pub async fn run_with_events(
     cfg: vigia_config::NodeConfig,
     shutdown: Shutdown,
     ready: Option<tokio::sync::oneshot::Sender<vigia_node::runtime::NodeHandles>>,
+    committed: Option<tokio::sync::mpsc::Sender<()>>,
 ) -> anyhow::Result<()> {
-    super::spawn_signal_handler(shutdown.clone());
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
     let source = vigia_node::sources::open_source(&cfg, vigia_node::sources::Pace::Live)
         .with_context(|| format!("opening camera {}", cfg.camera))?;
     let outbox = cfg.outbox_dir();
-    let on_event = Box::new(move |e: RecorderEvent| print_event(&e, &outbox));
+    let on_event = Box::new(move |e: RecorderEvent| {
+        print_event(&e, &outbox);
+        if let (RecorderEvent::Committed(_), Some(tx)) = (&e, &committed) {
+            let _ = tx.try_send(());
+        }
+    });
     vigia_node::runtime::run_node(cfg, source, shutdown, on_event, ready)
         .await
         .context("node stopped")?;
     Ok(())
 }
 
+/// Prints one line per event. A closed stdout (the terminal went away, a
+/// pipe reader exited) must never stop recording, so write errors are
+/// ignored rather than panicking like `println!`.
 fn print_event(e: &RecorderEvent, outbox: &std::path::Path) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    macro_rules! println {
+        ($($arg:tt)*) => {{
+            let _ = writeln!(out, $($arg)*);
+            let _ = out.flush();
+        }};
+    }
     match e {
         RecorderEvent::Started {
             capture_id,

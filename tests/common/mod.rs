@@ -121,6 +121,16 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A failed test must not leave a daemon behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn sha256_file(p: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(p).expect("read file")))
 }

@@ -14,8 +14,9 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     pub metrics_file: PathBuf,
     pub source: SourceConfig,
-    /// Analysis runs at 1/`motion_scale` of the frame size.
-    pub motion_scale: u32,
+    /// Analysis runs at 1/`motion_scale` of the frame size; `None` picks the
+    /// largest scale that keeps the analysis plane at least 96 pixels wide.
+    pub motion_scale: Option<u32>,
     pub motion: MotionParams,
     pub event: EventSettings,
     pub recording: RecordingSettings,
@@ -144,9 +145,12 @@ impl RawNodeConfig {
         let source = validate_source(&self.source, base)?;
 
         let m = &self.motion;
-        let motion_scale = m.scale.unwrap_or(4);
-        if ![1, 2, 4, 8].contains(&motion_scale) {
-            return Err(ConfigError::invalid("motion.scale", "must be 1, 2, 4 or 8"));
+        let motion_scale = m.scale;
+        if motion_scale.is_some_and(|s| ![1, 2, 4, 8].contains(&s)) {
+            return Err(ConfigError::invalid(
+                "motion.scale",
+                "must be 1, 2, 4 or 8 (or absent for automatic)",
+            ));
         }
         let mut motion = MotionParams::default();
         macro_rules! set {
@@ -366,7 +370,7 @@ mod tests {
         assert_eq!(c.source.kind, SourceKind::Synthetic);
         assert_eq!(c.event, EventSettings::default());
         assert_eq!(c.recording, RecordingSettings::default());
-        assert_eq!(c.motion_scale, 4);
+        assert_eq!(c.motion_scale, None);
     }
 
     #[test]

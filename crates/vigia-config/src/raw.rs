@@ -99,7 +99,9 @@ pub struct RawZone {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawMotion {
-    /// Analyse at 1/scale of the frame size: 1, 2, 4 or 8. Default 4.
+    /// Analyse at 1/scale of the frame size: 1, 2, 4 or 8. Default: the
+    /// largest scale that keeps the analysis plane at least 96 pixels wide
+    /// (8 for 768x576, 4 for 640x480).
     pub scale: Option<u32>,
     pub threshold: Option<u8>,
     pub noise_k: Option<f32>,

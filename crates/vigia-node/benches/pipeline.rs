@@ -30,7 +30,8 @@ use vigia_vision::MotionParams;
 
 const FRAMES: u64 = 300;
 const FPS: u64 = 10;
-const SCALE: u32 = 4;
+/// The node's default for 768x576 (see `pipeline::auto_scale`).
+const SCALE: u32 = 8;
 const BATCHES: usize = 7;
 
 fn camera() -> CameraId {
@@ -102,7 +103,7 @@ struct Pass {
 fn pass(frames: &[Frame]) -> (f64, Pass) {
     let mut a = Analyzer::new(
         camera(),
-        SCALE,
+        Some(SCALE),
         MotionParams::default(),
         EventSettings::default(),
         true,

@@ -37,7 +37,8 @@ pub struct FrameOutcome {
 
 pub struct Analyzer {
     camera: CameraId,
-    scale: u32,
+    /// Configured scale, or `None` for automatic.
+    scale: Option<u32>,
     detector: MotionDetector,
     events: EventMachine,
     prebuffer: PreBuffer,
@@ -53,7 +54,7 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(
         camera: CameraId,
-        scale: u32,
+        scale: Option<u32>,
         motion: MotionParams,
         events: EventSettings,
         record: bool,
@@ -104,7 +105,8 @@ impl Analyzer {
         out: &mut Vec<RecorderMsg>,
     ) -> Result<FrameOutcome, MediaError> {
         self.stats.frames += 1;
-        let luma = match vigia_media::jpeg::decode_luma(&frame.jpeg, self.scale) {
+        let scale = self.scale.unwrap_or_else(|| auto_scale(frame.width));
+        let luma = match vigia_media::jpeg::decode_luma(&frame.jpeg, scale) {
             Ok(l) => l,
             Err(e) => {
                 self.stats.decode_errors += 1;
@@ -184,5 +186,26 @@ impl Analyzer {
             out.push(RecorderMsg::End { end_ms, reason });
         }
         Some(action)
+    }
+}
+
+/// The largest luma scale that keeps the analysis plane at least 96 pixels
+/// wide: enough for a person at the far side of a garden, cheap enough for
+/// every frame (at 1/8 only the JPEG's DC coefficients are decoded).
+pub fn auto_scale(width: u32) -> u32 {
+    [8, 4, 2].into_iter().find(|s| width / s >= 96).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auto_scale;
+
+    #[test]
+    fn auto_scale_keeps_at_least_96_pixels() {
+        assert_eq!(auto_scale(768), 8);
+        assert_eq!(auto_scale(1920), 8);
+        assert_eq!(auto_scale(640), 4);
+        assert_eq!(auto_scale(320), 2);
+        assert_eq!(auto_scale(160), 1);
     }
 }

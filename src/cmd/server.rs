@@ -1,0 +1,209 @@
+//! `vigia server --config FILE`: the storage and web daemon.
+//!
+//! Start-up: open the store (migrations, reconciliation), bind the web
+//! listener, then run the web platform, the incoming-area poller and the
+//! retention loop until a signal. Shutdown order: stop accepting web
+//! requests and finish in-flight ones, stop the poller between captures,
+//! then exit (the store is consistent after every call).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use vigia_base::{Clock, RealClock, Shutdown};
+use vigia_config::ServerConfig;
+use vigia_store::{CameraRetention, RetentionPolicy, Store, StoreConfig};
+use vigia_web::{AppState, LiveHub, LoginRateConfig, RateLimit, WebConfig};
+
+use super::incoming::ingest_pass;
+
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// The server configuration file (see config/server.example.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run(a: ServerArgs) -> anyhow::Result<()> {
+    let cfg = vigia_config::load_server(&a.config)
+        .with_context(|| format!("loading {}", a.config.display()))?;
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let shutdown = Shutdown::new();
+        let a = a;
+        super::spawn_signal_handler(shutdown.clone());
+        let server = Server::start(cfg, shutdown.clone()).await?;
+        if server.store.list_users().map(|u| u.is_empty()).unwrap_or(false) {
+            println!(
+                "  no users yet: create one with `vigia user add NAME --admin --password-stdin --config {}`",
+                a.config.display()
+            );
+        }
+        server.wait().await
+    })
+}
+
+/// A running server, for `vigia server` and `vigia demo`.
+pub struct Server {
+    pub store: Store,
+    pub live: LiveHub,
+    pub url: String,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn open_store(cfg: &ServerConfig) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let (store, report) = Store::open(StoreConfig {
+        db_path: cfg.db_path(),
+        media_dir: cfg.media_dir(),
+        min_free_bytes: cfg.min_free_bytes,
+    })
+    .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+    tracing::info!(?report, "store open");
+    Ok(store)
+}
+
+fn retention_policy(cfg: &ServerConfig) -> RetentionPolicy {
+    let lim = |l: vigia_config::CameraLimits| CameraRetention {
+        max_age_ms: l.max_age_ms,
+        max_bytes: l.max_bytes,
+    };
+    RetentionPolicy {
+        default: lim(cfg.retention_default),
+        per_camera: cfg
+            .retention_cameras
+            .iter()
+            .map(|(k, v)| (k.clone(), lim(*v)))
+            .collect(),
+        min_free_bytes: cfg.min_free_bytes,
+    }
+}
+
+impl Server {
+    pub async fn start(cfg: ServerConfig, shutdown: Shutdown) -> anyhow::Result<Server> {
+        let store = open_store(&cfg)?;
+        let clock: Arc<dyn Clock> = Arc::new(RealClock);
+        let live = LiveHub::new(clock.clone(), cfg.offline_after_ms);
+        let per = |n: u32| RateLimit {
+            max_failures: n,
+            window_ms: cfg.login_window_ms,
+            lockout_ms: cfg.login_window_ms,
+        };
+        let web = WebConfig {
+            session_ttl_ms: cfg.session_ttl_ms,
+            secure_cookies: cfg.tls.is_some(),
+            login_rate: LoginRateConfig {
+                per_ip: per(cfg.login_max_failures.saturating_mul(4)),
+                per_user: per(cfg.login_max_failures),
+            },
+            system_name: cfg.name.clone(),
+        };
+        let state = AppState::new(store.clone(), live.clone(), web, clock.clone());
+        let app = vigia_web::app(state);
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("binding the web listener on {}", cfg.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}/");
+        let mut tasks = Vec::new();
+
+        // Open MJPEG streams never end by themselves: close them when
+        // shutting down, or the graceful HTTP shutdown would wait forever.
+        let (sd, hub) = (shutdown.clone(), live.clone());
+        tokio::spawn(async move {
+            sd.wait().await;
+            hub.close();
+        });
+        let sd = shutdown.clone();
+        let tls = cfg.tls.clone();
+        tasks.push(tokio::spawn(async move {
+            match tls {
+                Some((cert, key)) => {
+                    vigia_web::serve_tls(listener, app, &cert, &key, async move { sd.wait().await })
+                        .await
+                        .context("serving HTTPS")
+                }
+                None => vigia_web::serve(listener, app, async move { sd.wait().await })
+                    .await
+                    .context("serving HTTP"),
+            }
+        }));
+
+        let (st, sd, incoming, poll) = (
+            store.clone(),
+            shutdown.clone(),
+            cfg.incoming_dir(),
+            cfg.ingest_poll_ms,
+        );
+        let ck = clock.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut warned_full = false;
+            loop {
+                let (s, dir, now) = (st.clone(), incoming.clone(), ck.now_ms());
+                match tokio::task::spawn_blocking(move || ingest_pass(&s, &dir, now)).await {
+                    Ok(Ok(r)) => {
+                        for id in &r.stored {
+                            tracing::info!(capture = %id, "capture ingested");
+                        }
+                        for (id, why) in &r.rejected {
+                            tracing::error!(capture = %id, reason = %why, "capture rejected; kept in incoming/<camera>/.rejected");
+                        }
+                        if r.disk_full && !warned_full {
+                            tracing::error!("disk full: incoming captures wait until space is freed");
+                        }
+                        warned_full = r.disk_full;
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "scanning the incoming area"),
+                    Err(e) => tracing::error!(error = %e, "ingest task failed"),
+                }
+                tokio::select! {
+                    _ = sd.wait() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_millis(poll)) => {}
+                }
+            }
+        }));
+
+        let (st, sd, policy, every) = (
+            store.clone(),
+            shutdown.clone(),
+            retention_policy(&cfg),
+            cfg.retention_interval_ms,
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let (s, p, now) = (st.clone(), policy.clone(), clock.now_ms());
+                match tokio::task::spawn_blocking(move || s.enforce_retention(&p, now)).await {
+                    Ok(Ok(r)) => {
+                        for (id, why) in &r.deleted {
+                            tracing::info!(capture = %id, reason = %why, "retention deleted capture");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
+                    Err(e) => tracing::error!(error = %e, "retention task failed"),
+                }
+                tokio::select! {
+                    _ = sd.wait() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_millis(every)) => {}
+                }
+            }
+        }));
+
+        println!("vigia server: web platform on {url}");
+        Ok(Server {
+            store,
+            live,
+            url,
+            tasks,
+        })
+    }
+
+    pub async fn wait(self) -> anyhow::Result<()> {
+        for t in self.tasks {
+            t.await.context("server task panicked")??;
+        }
+        Ok(())
+    }
+}

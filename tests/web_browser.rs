@@ -164,6 +164,22 @@ async fn sign_in_history_clip_live_and_sign_out_in_chromium() {
     )
     .await;
     shot(&c, "2-history").await;
+    // The same page on a phone: no sideways scrolling.
+    c.set_window_size(390, 844).await.expect("phone size");
+    let fits: serde_json::Value = c
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .expect("js");
+    shot(&c, "2b-history-phone").await;
+    assert_eq!(
+        fits,
+        serde_json::Value::Bool(true),
+        "history overflows a phone screen"
+    );
+    c.set_window_size(1280, 900).await.expect("desktop size");
     let thumb_ok: serde_json::Value = c
         .execute("const i = document.querySelector('img'); return !!i && i.complete && i.naturalWidth > 0;", vec![])
         .await

@@ -478,6 +478,7 @@ impl Recorder {
             files: Vec::new(),
         };
         self.try_commit(cap, manifest);
+        release_freed_memory();
     }
 
     fn try_commit(&mut self, mut cap: ActiveCapture, manifest: Manifest) {
@@ -521,6 +522,18 @@ impl Recorder {
                 self.unfinished.push((cap, manifest));
             }
         }
+    }
+}
+
+/// Hands the encoder's freed buffers back to the OS at the end of an event.
+/// glibc keeps freed heap for reuse; between events the pre-buffer fills up
+/// again, and on a Raspberry Pi the encoder's few MB of stale heap would
+/// stay resident on top of it for hours.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -344,6 +344,25 @@ impl Store {
     }
 
     /// Every camera that has sent a capture, with totals.
+    /// The ids of every camera that ever stored a capture, sorted. Cheap
+    /// (one small table), unlike [`Store::cameras`], which aggregates every
+    /// capture row: use this where only the names are needed, such as the
+    /// history page's camera filter.
+    pub fn camera_ids(&self) -> Result<Vec<CameraId>, StoreError> {
+        let db = self.db();
+        let mut stmt = db
+            .prepare_cached("select id from camera order by id")
+            .map_err(StoreError::db("listing camera ids"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: String = r.get(0)?;
+                parse_row(&id, "camera", id.clone())
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(StoreError::db("listing camera ids"))?;
+        Ok(rows)
+    }
+
     pub fn cameras(&self) -> Result<Vec<CameraInfo>, StoreError> {
         let db = self.db();
         let mut stmt = db

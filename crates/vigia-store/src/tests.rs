@@ -94,6 +94,10 @@ fn ingest_stores_row_files_thumbnail_and_concatenated_clip() {
     assert_eq!(d.summary.bytes, bytes);
     let s = t.store.stats().expect("stats");
     assert_eq!((s.captures, s.bytes, s.ingest_errors), (1, bytes, 0));
+    assert_eq!(
+        t.store.camera_ids().expect("camera ids"),
+        vec![cam("porch")]
+    );
     let cams = t.store.cameras().expect("cameras");
     assert_eq!(
         cams,

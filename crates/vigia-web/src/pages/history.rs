@@ -201,11 +201,11 @@ pub async fn page(
     let (page, days, cameras) = blocking(move || {
         let page = store.list_captures(&q2)?;
         let days = store.capture_days(q2.camera.as_ref(), q2.label.as_deref())?;
-        let cameras = store.cameras()?;
+        let cameras = store.camera_ids()?;
         Ok((page, days, cameras))
     })
     .await?;
-    let mut cam_ids: Vec<CameraId> = cameras.into_iter().map(|c| c.id).collect();
+    let mut cam_ids: Vec<CameraId> = cameras;
     for s in state.live().cameras() {
         if !cam_ids.contains(&s.id) {
             cam_ids.push(s.id);

@@ -417,21 +417,24 @@ impl Outbox {
         Ok(out)
     }
 
+    /// The manifest of a complete capture in `dir`.
+    fn read_manifest(&self, id: &CaptureId, dir: &Path) -> Result<Manifest, OutboxError> {
+        match read_json(&dir.join(MANIFEST_NAME)) {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(OutboxError::UnknownCapture(id.clone())),
+            Err(reason) => Err(OutboxError::Corrupt {
+                id: id.clone(),
+                file: MANIFEST_NAME.into(),
+                reason,
+            }),
+        }
+    }
+
     /// Re-reads every file of a complete capture and checks it against the
     /// manifest (size and sha256).
     pub fn verify(&self, id: &CaptureId) -> Result<Manifest, OutboxError> {
         let dir = self.dir.join(id.as_str());
-        let manifest: Manifest = match read_json(&dir.join(MANIFEST_NAME)) {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(OutboxError::UnknownCapture(id.clone())),
-            Err(reason) => {
-                return Err(OutboxError::Corrupt {
-                    id: id.clone(),
-                    file: MANIFEST_NAME.into(),
-                    reason,
-                })
-            }
-        };
+        let manifest = self.read_manifest(id, &dir)?;
         for f in &manifest.files {
             let path = dir.join(&f.name);
             let bytes = fs::read(&path).map_err(|e| OutboxError::io(&path, e))?;
@@ -455,17 +458,7 @@ impl Outbox {
         acked: &[(String, String)],
     ) -> Result<(), OutboxError> {
         let dir = self.dir.join(id.as_str());
-        let manifest: Manifest = match read_json(&dir.join(MANIFEST_NAME)) {
-            Ok(Some(m)) => m,
-            Ok(None) => return Err(OutboxError::UnknownCapture(id.clone())),
-            Err(reason) => {
-                return Err(OutboxError::Corrupt {
-                    id: id.clone(),
-                    file: MANIFEST_NAME.into(),
-                    reason,
-                })
-            }
-        };
+        let manifest = self.read_manifest(id, &dir)?;
         let mut want: Vec<(String, String)> = manifest
             .files
             .iter()

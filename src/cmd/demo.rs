@@ -99,6 +99,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             let pw = random_password()?;
             server.store.add_user("admin", &pw, Role::Admin).context("creating the demo admin")?;
             println!("  sign in as: admin / {pw}   (shown once; change it with `vigia user passwd admin --config {}`)", server_toml.display());
+        } else {
+            println!(
+                "  sign in with the account created on the first run (forgot it? `vigia user passwd admin --config {}` reads a new one from standard input)",
+                server_toml.display()
+            );
         }
         println!("vigia demo: synthetic camera \"{}\" (people cross at 6 s and 24 s of every minute)", node_cfg.camera);
         println!("  open:     {}", server.url);

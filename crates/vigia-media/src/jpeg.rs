@@ -39,52 +39,12 @@ fn invalid(jpeg: &[u8], reason: impl Into<String>) -> MediaError {
     }
 }
 
-/// Width and height from the first SOF marker, without decoding.
-///
-/// Walks the marker segments only; never reads past the slice and always
-/// advances, so garbage ends in an error rather than a hang.
+/// Width and height of a complete JPEG, without decoding it (see
+/// [`crate::jpeg_header::inspect`]).
 pub fn jpeg_dimensions(jpeg: &[u8]) -> Result<(u32, u32), MediaError> {
-    if jpeg.len() < 4 || jpeg[0] != 0xFF || jpeg[1] != 0xD8 {
-        return Err(invalid(jpeg, "missing SOI marker"));
-    }
-    let mut pos = 2usize;
-    loop {
-        if jpeg.get(pos) != Some(&0xFF) {
-            return Err(invalid(jpeg, format!("expected a marker at offset {pos}")));
-        }
-        while jpeg.get(pos) == Some(&0xFF) {
-            pos += 1;
-        }
-        let m = *jpeg
-            .get(pos)
-            .ok_or_else(|| invalid(jpeg, "truncated before a marker"))?;
-        pos += 1;
-        match m {
-            0x01 | 0xD0..=0xD7 => continue,
-            0xD9 | 0xDA => return Err(invalid(jpeg, "no SOF marker before the scan")),
-            _ => {}
-        }
-        let len = match jpeg.get(pos..pos + 2) {
-            Some(b) => usize::from(u16::from_be_bytes([b[0], b[1]])),
-            None => return Err(invalid(jpeg, "truncated segment length")),
-        };
-        if len < 2 {
-            return Err(invalid(jpeg, "segment length below 2"));
-        }
-        // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-        if matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC) {
-            let seg = jpeg
-                .get(pos + 2..pos + 7)
-                .ok_or_else(|| invalid(jpeg, "truncated SOF"))?;
-            let h = u32::from(u16::from_be_bytes([seg[1], seg[2]]));
-            let w = u32::from(u16::from_be_bytes([seg[3], seg[4]]));
-            if w == 0 || h == 0 {
-                return Err(invalid(jpeg, "zero width or height in SOF"));
-            }
-            return Ok((w, h));
-        }
-        pos += len;
-    }
+    crate::jpeg_header::inspect(jpeg)
+        .map(|i| (i.width, i.height))
+        .map_err(|e| invalid(jpeg, e.to_string()))
 }
 
 /// Decodes the luma of `jpeg` at 1/`scale` (scale ∈ {1, 2, 4, 8}) for

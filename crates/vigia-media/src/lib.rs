@@ -11,6 +11,7 @@ pub mod error;
 pub mod frame;
 pub mod h264;
 pub mod jpeg;
+pub mod jpeg_header;
 mod jpeg_luma;
 pub mod mp4;
 pub mod plane;

@@ -55,26 +55,26 @@ pub async fn run_with_events(
 /// ignored rather than panicking like `println!`.
 fn print_event(e: &RecorderEvent, outbox: &std::path::Path) {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    macro_rules! println {
-        ($($arg:tt)*) => {{
-            let _ = writeln!(out, $($arg)*);
-            let _ = out.flush();
-        }};
+    if let Some(line) = event_line(e, outbox) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     }
+}
+
+/// The human line for an event, if it deserves one.
+fn event_line(e: &RecorderEvent, outbox: &std::path::Path) -> Option<String> {
     match e {
         RecorderEvent::Started {
             capture_id,
             trigger_ms,
-        } => {
-            println!(
-                "event started   {capture_id}  at {}",
-                vigia_base::clock::format_utc_ms(*trigger_ms)
-            );
-        }
+        } => Some(format!(
+            "event started   {capture_id}  at {}",
+            vigia_base::clock::format_utc_ms(*trigger_ms)
+        )),
         RecorderEvent::Committed(m) => {
             let fragments = m.files.iter().filter(|f| f.kind == "clip_fragment").count();
-            println!(
+            Some(format!(
                 "capture saved   {}  {:.1} s, {} frames, {} clip fragments, {:.2} MB, score {:.3}  -> {}",
                 m.capture_id,
                 (m.end_ms - m.start_ms) as f64 / 1000.0,
@@ -83,11 +83,11 @@ fn print_event(e: &RecorderEvent, outbox: &std::path::Path) {
                 m.total_bytes() as f64 / 1e6,
                 m.scores.motion_max,
                 outbox.join(m.capture_id.as_str()).display()
-            );
+            ))
         }
-        RecorderEvent::Failed { capture_id, error } => {
-            println!("capture FAILED  {capture_id}  {error} (kept for recovery)");
-        }
-        RecorderEvent::FileWritten { .. } => {}
+        RecorderEvent::Failed { capture_id, error } => Some(format!(
+            "capture FAILED  {capture_id}  {error} (kept for recovery)"
+        )),
+        RecorderEvent::FileWritten { .. } => None,
     }
 }

@@ -31,7 +31,6 @@ pub fn run(a: ServerArgs) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     rt.block_on(async move {
         let shutdown = Shutdown::new();
-        let a = a;
         super::spawn_signal_handler(shutdown.clone());
         let server = Server::start(cfg, shutdown.clone()).await?;
         if server.store.list_users().map(|u| u.is_empty()).unwrap_or(false) {

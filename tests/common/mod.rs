@@ -171,6 +171,15 @@ pub fn verify_capture(dir: &Path, manifest: &serde_json::Value) {
             p.display()
         );
     }
+    let listed: Vec<&str> = files.iter().filter_map(|f| f["name"].as_str()).collect();
+    for e in std::fs::read_dir(dir).expect("capture dir") {
+        let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+        assert!(
+            listed.contains(&name.as_str()) || name == "manifest.json" || name == "event.json",
+            "{} holds {name}, which its manifest does not list",
+            dir.display()
+        );
+    }
 }
 
 /// Concatenates a capture's init segment and fragments into one MP4.

@@ -85,7 +85,6 @@ pub async fn analyze(
     let mut out = Vec::new();
     let mut events = Vec::new();
     let mut open: Option<(i64, f32)> = None;
-    let mut motion_frames = 0u64;
     let mut analysis_us = 0u128;
     let pre_roll = cfg.event.pre_roll_ms;
     let mut close = |start: i64, score: f32, end: i64, events: &mut Vec<EventLine>| {
@@ -105,9 +104,6 @@ pub async fn analyze(
         analysis_us += t0.elapsed().as_micros();
         out.clear();
         let Ok(o) = r else { continue };
-        if o.motion.motion {
-            motion_frames += 1;
-        }
         if let Some((_, score)) = open.as_mut() {
             if o.motion.motion {
                 *score = score.max(o.motion.score);
@@ -144,7 +140,7 @@ pub async fn analyze(
         analysed_frames: stats.analysed,
         undecodable_frames: stats.decode_errors,
         corrupt_frames,
-        motion_frames,
+        motion_frames: stats.motion_frames,
         events: events.len() as u64,
         cpu_ms: cpu,
         decoder_cpu_ms: cpu_ms(libc::RUSAGE_CHILDREN).saturating_sub(child0),

@@ -25,6 +25,8 @@ pub struct AnalyzerStats {
     pub analysed: u64,
     /// Frames whose JPEG could not be decoded (skipped).
     pub decode_errors: u64,
+    /// Analysed frames that showed motion.
+    pub motion_frames: u64,
     pub events: u64,
 }
 
@@ -122,6 +124,9 @@ impl Analyzer {
         }
         self.last_ms = Some(frame.captured_ms);
         let motion = self.detector.analyze(&luma);
+        if motion.motion {
+            self.stats.motion_frames += 1;
+        }
         let t = frame.captured_ms;
         let action = self.events.on_frame(t, motion.motion, motion.triggered);
         match action {

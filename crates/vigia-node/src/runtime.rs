@@ -124,19 +124,15 @@ pub async fn run_node(
             while let Some(frame) = frame_rx.blocking_recv() {
                 let t0 = Instant::now();
                 let seq = frame.seq;
-                match analyzer.process(frame, &mut out) {
-                    Ok(o) => {
-                        p.frames_analysed.fetch_add(1, Ordering::Relaxed);
-                        if o.motion.motion {
-                            p.motion_frames.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Err(e) => {
-                        p.decode_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!(seq, error = %e, "frame skipped");
-                    }
+                if let Err(e) = analyzer.process(frame, &mut out) {
+                    tracing::debug!(seq, error = %e, "frame skipped");
                 }
-                p.events.store(analyzer.stats().events, Ordering::Relaxed);
+                // The analyzer counts; the metrics mirror its counters.
+                let st = analyzer.stats();
+                p.frames_analysed.store(st.analysed, Ordering::Relaxed);
+                p.decode_errors.store(st.decode_errors, Ordering::Relaxed);
+                p.motion_frames.store(st.motion_frames, Ordering::Relaxed);
+                p.events.store(st.events, Ordering::Relaxed);
                 p.analysis_us
                     .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
                 forward(&rec_tx, &mut out, &p, backpressure);

@@ -146,7 +146,9 @@ impl Store {
         camera: Option<&CameraId>,
         label: Option<&str>,
     ) -> Result<Vec<DayCount>, StoreError> {
-        let mut sql = String::from("select substr(id, 1, 8) as d, count(*) from capture where 1");
+        // Counts kept by triggers (schema v3): a few rows per day, whatever
+        // the number of captures.
+        let mut sql = String::from("select day as d, sum(captures) from capture_day where 1");
         let mut args: Vec<Value> = Vec::new();
         if let Some(c) = camera {
             sql.push_str(" and camera_id = ?");

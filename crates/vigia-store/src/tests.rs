@@ -631,3 +631,74 @@ fn retention_by_age_bytes_and_free_space() {
     assert_eq!(t.store.stats().expect("stats").captures, 0);
     assert!(media_tree(&t).is_empty(), "{:?}", media_tree(&t));
 }
+
+/// The per-day counts kept by triggers (schema v3) always equal a direct
+/// aggregation of the capture rows, for every filter, through inserts,
+/// deletions and relabels.
+#[test]
+fn day_counts_follow_inserts_deletes_and_relabels() {
+    let t = TestStore::new();
+    let caps: Vec<FakeCapture> = (0..300u32)
+        .map(|i| FakeCapture {
+            camera: cam(if i % 2 == 0 { "porch" } else { "garage" }),
+            start_ms: testutil::T0 + i64::from(i) * 1_200_000,
+            nonce: i,
+            label: ["person", "animal", "motion"][(i % 3) as usize].into(),
+            bytes: 10,
+        })
+        .collect();
+    t.store
+        .insert_fake_captures_for_bench(&caps)
+        .expect("insert");
+    let check = |when: &str| {
+        for camera in [None, Some(cam("porch")), Some(cam("garage"))] {
+            for label in [None, Some("person"), Some("motion")] {
+                let got = t.store.capture_days(camera.as_ref(), label).expect("days");
+                let db = t.store.db();
+                let mut stmt = db
+                    .prepare(
+                        "select substr(id, 1, 8), count(*) from capture
+                         where (?1 is null or camera_id = ?1) and (?2 is null or label = ?2)
+                         group by 1 order by 1 desc",
+                    )
+                    .expect("prepare");
+                let want: Vec<(String, u64)> = stmt
+                    .query_map(
+                        rusqlite::params![camera.as_ref().map(|c| c.as_str()), label],
+                        |r| {
+                            let d: String = r.get(0)?;
+                            Ok((
+                                format!("{}-{}-{}", &d[0..4], &d[4..6], &d[6..8]),
+                                r.get::<_, i64>(1)? as u64,
+                            ))
+                        },
+                    )
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows");
+                let got: Vec<(String, u64)> = got.into_iter().map(|d| (d.day, d.count)).collect();
+                assert_eq!(got, want, "{when}: camera {camera:?} label {label:?}");
+            }
+        }
+    };
+    check("after inserts");
+    {
+        let db = t.store.db();
+        db.execute(
+            "update capture set label = 'animal' where label = 'person' and camera_id = 'porch'",
+            [],
+        )
+        .expect("relabel");
+        // Every capture of the first day goes, and half of the rest (those
+        // whose nonce, the id's last hex digit, is even).
+        let n = db
+            .execute(
+                "delete from capture where substr(id, 1, 8) = (select min(substr(id, 1, 8)) from capture)
+                 or substr(id, 28, 1) in ('0', '2', '4', '6', '8', 'a', 'c', 'e')",
+                [],
+            )
+            .expect("delete");
+        assert!(n > 100, "deleted {n}");
+    }
+    check("after relabels and deletions");
+}

@@ -21,12 +21,16 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StoreError;
 
 /// The version `schema.sql` describes.
-pub const CURRENT_VERSION: i64 = 2;
+pub const CURRENT_VERSION: i64 = 3;
 
 const FRESH: &str = include_str!("schema.sql");
 
 /// `STEPS[n]` takes a database from version n to n + 1.
-const STEPS: [&str; CURRENT_VERSION as usize] = [include_str!("v1.sql"), include_str!("v2.sql")];
+const STEPS: [&str; CURRENT_VERSION as usize] = [
+    include_str!("v1.sql"),
+    include_str!("v2.sql"),
+    include_str!("v3.sql"),
+];
 
 /// How long a writer waits for another (e.g. the `vigia user` CLI while
 /// the server runs) before giving up with SQLITE_BUSY.

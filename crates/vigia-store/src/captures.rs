@@ -346,10 +346,8 @@ impl Store {
     }
 
     /// Every camera that has sent a capture, with totals.
-    /// The ids of every camera that ever stored a capture, sorted. Cheap
-    /// (one small table), unlike [`Store::cameras`], which aggregates every
-    /// capture row: use this where only the names are needed, such as the
-    /// history page's camera filter.
+    /// The ids of every camera that ever stored a capture, sorted: for
+    /// callers that need only the names (the history page's camera filter).
     pub fn camera_ids(&self) -> Result<Vec<CameraId>, StoreError> {
         let db = self.db();
         let mut stmt = db
@@ -369,9 +367,15 @@ impl Store {
         let db = self.db();
         let mut stmt = db
             .prepare_cached(
-                "select c.id, count(p.id), coalesce(sum(p.bytes), 0), max(p.start_ms)
-                 from camera c left join capture p on p.camera_id = c.id
-                 group by c.id order by c.id",
+                // Totals from the trigger-kept day counts; the newest
+                // capture from the (camera_id, id) index, since ids sort by
+                // start time.
+                "select c.id,
+                        coalesce((select sum(d.captures) from capture_day d where d.camera_id = c.id), 0),
+                        coalesce((select sum(d.bytes) from capture_day d where d.camera_id = c.id), 0),
+                        (select p.start_ms from capture p where p.camera_id = c.id
+                         order by p.id desc limit 1)
+                 from camera c order by c.id",
             )
             .map_err(StoreError::db("listing cameras"))?;
         let rows = stmt

@@ -680,6 +680,34 @@ fn day_counts_follow_inserts_deletes_and_relabels() {
                 assert_eq!(got, want, "{when}: camera {camera:?} label {label:?}");
             }
         }
+        // Camera totals come from the same counts.
+        let db = t.store.db();
+        let want: Vec<(String, u64, u64, i64)> = db
+            .prepare(
+                "select camera_id, count(*), sum(bytes), max(start_ms) from capture
+                 group by 1 order by 1",
+            )
+            .expect("prepare")
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get(3)?,
+                ))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        drop(db);
+        let mut got = Vec::new();
+        for c in t.store.cameras().expect("cameras") {
+            match c.last_capture_ms {
+                Some(last) => got.push((c.id.to_string(), c.captures, c.bytes, last)),
+                None => assert_eq!((c.captures, c.bytes), (0, 0), "{when}: {c:?}"),
+            }
+        }
+        assert_eq!(got, want, "{when}: camera totals");
     };
     check("after inserts");
     {

@@ -77,28 +77,31 @@ create index capture_camera on capture (camera_id, id);
 create index capture_label on capture (label, id);
 create index capture_camera_label on capture (camera_id, label, id);
 
--- Captures per UTC day, camera and label, kept by the triggers below, so
--- the history's list of days (with counts, for any filter) reads a few rows
--- per day instead of aggregating every capture. Since version 3.
+-- Captures (and their bytes) per UTC day, camera and label, kept by the
+-- triggers below, so the history's list of days (for any filter) and the
+-- camera totals read a few rows per day instead of aggregating every
+-- capture. Since version 3.
 create table capture_day (
   day text not null check (length(day) = 8 and day not glob '*[^0-9]*'),
   camera_id text not null,
   label text not null,
   captures integer not null check (captures > 0),
+  bytes integer not null check (bytes >= 0),
   primary key (day, camera_id, label)
 ) strict, without rowid;
 
 create trigger capture_day_insert after insert on capture begin
-  insert into capture_day (day, camera_id, label, captures)
-    values (substr(new.id, 1, 8), new.camera_id, new.label, 1)
-    on conflict (day, camera_id, label) do update set captures = captures + 1;
+  insert into capture_day (day, camera_id, label, captures, bytes)
+    values (substr(new.id, 1, 8), new.camera_id, new.label, 1, new.bytes)
+    on conflict (day, camera_id, label)
+    do update set captures = captures + 1, bytes = bytes + excluded.bytes;
 end;
 
 create trigger capture_day_delete after delete on capture begin
   delete from capture_day
     where day = substr(old.id, 1, 8) and camera_id = old.camera_id and label = old.label
       and captures = 1;
-  update capture_day set captures = captures - 1
+  update capture_day set captures = captures - 1, bytes = bytes - old.bytes
     where day = substr(old.id, 1, 8) and camera_id = old.camera_id and label = old.label;
 end;
 
@@ -106,11 +109,12 @@ create trigger capture_day_relabel after update of camera_id, label on capture b
   delete from capture_day
     where day = substr(old.id, 1, 8) and camera_id = old.camera_id and label = old.label
       and captures = 1;
-  update capture_day set captures = captures - 1
+  update capture_day set captures = captures - 1, bytes = bytes - old.bytes
     where day = substr(old.id, 1, 8) and camera_id = old.camera_id and label = old.label;
-  insert into capture_day (day, camera_id, label, captures)
-    values (substr(new.id, 1, 8), new.camera_id, new.label, 1)
-    on conflict (day, camera_id, label) do update set captures = captures + 1;
+  insert into capture_day (day, camera_id, label, captures, bytes)
+    values (substr(new.id, 1, 8), new.camera_id, new.label, 1, new.bytes)
+    on conflict (day, camera_id, label)
+    do update set captures = captures + 1, bytes = bytes + excluded.bytes;
 end;
 
 -- Captures being deleted. Deletion inserts this row and deletes the

@@ -6,11 +6,13 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod command;
 pub mod ids;
 pub mod manifest;
 pub mod shutdown;
 
 pub use backoff::Backoff;
 pub use clock::{Clock, RealClock, SimulatedClock};
+pub use command::{Command, CommandParseError, CommandSource};
 pub use ids::{CameraId, CaptureId, IdError};
 pub use shutdown::Shutdown;

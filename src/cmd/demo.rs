@@ -2,24 +2,21 @@
 //! one machine, with embedded defaults, so a newcomer sees vigia work in
 //! one command.
 //!
-//! It writes `DIR/server.toml` and `DIR/node.toml` (so the same setup can be
+//! It does what an operator does for a real installation, in one process:
+//! writes `DIR/server.toml` and `DIR/node.toml` (so the same setup can be
 //! run again with `vigia server`/`vigia node` and administered with
-//! `vigia user …`), creates an `admin` account with a one-time random
-//! password if there is no user yet, and prints the URL. Until the SSH link
-//! lands, node and server talk in-process: captures go from the node's
-//! outbox to the server's store through the same uploader (with
-//! acknowledgement) the link will use, and live frames go straight to the
-//! server's live hub.
+//! `vigia user …`), makes the node's SSH key, authorizes it on the server
+//! for camera `demo`, pins the server's host key in the node's config,
+//! creates an `admin` account with a one-time random password if there is
+//! no user yet, and prints the URL. Node and server then talk over the real
+//! SSH link on loopback: captures, live view and commands.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
-use vigia_base::{Clock, RealClock, Shutdown};
-use vigia_node::outbox::PendingCapture;
-use vigia_node::uploader::{CaptureSink, SinkError};
-use vigia_store::{IngestOutcome, Role, Store, StoreError};
+use vigia_base::Shutdown;
+use vigia_store::Role;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -29,33 +26,12 @@ pub struct DemoArgs {
     /// Address of the web platform.
     #[arg(long, default_value = "127.0.0.1:8080")]
     http: String,
+    /// Address of the SSH listener the node connects to (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:2222")]
+    ssh: String,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     seconds: Option<u64>,
-}
-
-/// Delivers captures straight into the server's store (the demo's stand-in
-/// for the SSH link).
-struct StoreSink {
-    store: Store,
-}
-
-impl CaptureSink for StoreSink {
-    fn deliver(&self, c: &PendingCapture) -> Result<Vec<(String, String)>, SinkError> {
-        let m = &c.manifest;
-        match self.store.ingest_dir(&m.camera, &c.dir, RealClock.now_ms()) {
-            Ok(IngestOutcome::Stored { .. } | IngestOutcome::AlreadyStored { .. }) => Ok(m
-                .files
-                .iter()
-                .map(|f| (f.name.clone(), f.sha256.clone()))
-                .collect()),
-            Err(e) => Err(SinkError {
-                capture: m.capture_id.to_string(),
-                retryable: matches!(e, StoreError::DiskFull { .. }),
-                reason: e.to_string(),
-            }),
-        }
-    }
 }
 
 fn random_password() -> anyhow::Result<String> {
@@ -71,17 +47,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     let data = std::fs::canonicalize(&a.data)
         .with_context(|| format!("resolving {}", a.data.display()))?;
     let server_toml = data.join("server.toml");
-    let server_text = demo_server_toml(&data, &a.http);
+    let server_text = demo_server_toml(&data, &a.http, &a.ssh);
     std::fs::write(&server_toml, &server_text)
         .with_context(|| format!("writing {}", server_toml.display()))?;
     let server_cfg = vigia_config::parse_server(&server_text, &server_toml, &data)
         .context("the demo server config is invalid")?;
-    let node_toml = data.join("node.toml");
-    let node_text = demo_node_toml(&data);
-    std::fs::write(&node_toml, &node_text)
-        .with_context(|| format!("writing {}", node_toml.display()))?;
-    let node_cfg = vigia_config::parse_node(&node_text, &node_toml, &data)
-        .context("the demo node config is invalid")?;
+    let authorized_keys = server_cfg.ssh.authorized_keys.clone();
 
     let rt = super::runtime()?;
     rt.block_on(async move {
@@ -95,6 +66,16 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
             });
         }
         let server = super::server::Server::start(server_cfg, shutdown.clone()).await?;
+
+        // The node's side, written once the SSH port is known.
+        let node_toml = data.join("node.toml");
+        let node_text = demo_node_toml(&data, server.ssh_addr, &server.host_key_fingerprint);
+        std::fs::write(&node_toml, &node_text)
+            .with_context(|| format!("writing {}", node_toml.display()))?;
+        let node_cfg = vigia_config::parse_node(&node_text, &node_toml, &data)
+            .context("the demo node config is invalid")?;
+        authorize_node(&node_cfg, &authorized_keys)?;
+
         if server.store.list_users().context("listing users")?.is_empty() {
             let pw = random_password()?;
             server.store.add_user("admin", &pw, Role::Admin).context("creating the demo admin")?;
@@ -110,28 +91,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
         println!("  configs:  {} and {}", server_toml.display(), node_toml.display());
         println!("  stop with Ctrl-C");
 
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let (wake_tx, wake_rx) = tokio::sync::mpsc::channel(4);
-        let node = tokio::spawn(super::node::run_with_events(node_cfg, shutdown.clone(), Some(ready_tx), Some(wake_tx)));
-        if let Ok(handles) = ready_rx.await {
-            let sink = Arc::new(StoreSink { store: server.store.clone() });
-            tokio::spawn(vigia_node::uploader::run_uploader(handles.outbox.clone(), sink, wake_rx, shutdown.clone()));
-            let hub = server.live.clone();
-            let mut live = handles.live;
-            let sd = shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = sd.wait() => break,
-                        r = live.changed() => {
-                            if r.is_err() { break; }
-                            let frame = live.borrow_and_update().clone();
-                            if let Some(f) = frame { hub.publish(f); }
-                        }
-                    }
-                }
-            });
-        }
+        let node = tokio::spawn(super::node::run_with_events(node_cfg, shutdown.clone(), None, false));
         let node_result = node.await.context("node task panicked")?;
         shutdown.trigger();
         server.wait().await?;
@@ -139,21 +99,40 @@ pub fn run(a: DemoArgs) -> anyhow::Result<()> {
     })
 }
 
-fn demo_server_toml(data: &Path, http: &str) -> String {
+/// Makes the node's key on the first run and authorizes it for its camera.
+fn authorize_node(node: &vigia_config::NodeConfig, authorized_keys: &Path) -> anyhow::Result<()> {
+    use vigia_link::keys;
+    let link = node.link.as_ref().context("the demo node has a link")?;
+    if !link.key.exists() {
+        keys::write_key_pair(&keys::new_ed25519("vigia-demo-node"), &link.key)?;
+    }
+    let key = keys::read_private(&link.key)?;
+    let known = keys::read_authorized_keys(authorized_keys)?;
+    if keys::camera_for(&known, key.public_key()).is_none() {
+        keys::authorize(authorized_keys, key.public_key(), &node.camera)?;
+    }
+    Ok(())
+}
+
+fn demo_server_toml(data: &Path, http: &str, ssh: &str) -> String {
     format!(
         "# Written by `vigia demo`; run it again with: vigia server --config {d}/server.toml\n\
          [server]\ndata_dir = \"{d}/server\"\nname = \"vigia demo\"\n\n[http]\nlisten = \"{http}\"\n\n\
+         [ssh]\nlisten = \"{ssh}\"\n\n\
          [retention]\nmax_age_days = 7.0\nmin_free_bytes = 268435456\n",
         d = data.display()
     )
 }
 
-fn demo_node_toml(data: &Path) -> String {
+fn demo_node_toml(data: &Path, ssh: std::net::SocketAddr, fingerprint: &str) -> String {
     format!(
         "# Written by `vigia demo`; run it again with: vigia node --config {d}/node.toml\n\
          [node]\ncamera = \"demo\"\ndata_dir = \"{d}/node\"\n\n\
          [source]\nkind = \"synthetic\"\nwidth = 768\nheight = 576\nfps = 10.0\nseed = 1\n\n\
-         [event]\npre_roll_s = 3.0\npost_roll_s = 4.0\n",
-        d = data.display()
+         [event]\npre_roll_s = 3.0\npost_roll_s = 4.0\n\n\
+         [link]\nserver = \"{ip}\"\nport = {port}\nserver_fingerprint = \"{fingerprint}\"\n",
+        d = data.display(),
+        ip = ssh.ip(),
+        port = ssh.port(),
     )
 }

@@ -11,6 +11,12 @@ pub struct NodeArgs {
     /// The node configuration file (see config/node.example.toml).
     #[arg(long)]
     config: PathBuf,
+    /// Trust the server's SSH host key on first contact and record it in
+    /// the node's known_hosts (check its fingerprint against the one
+    /// `vigia server` prints). Not needed when `link.server_fingerprint`
+    /// is set; never overrides a changed key.
+    #[arg(long)]
+    trust: bool,
 }
 
 pub fn run(a: NodeArgs) -> anyhow::Result<()> {
@@ -20,34 +26,65 @@ pub fn run(a: NodeArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let shutdown = Shutdown::new();
         super::spawn_signal_handler(shutdown.clone());
-        run_with_events(cfg, shutdown, None, None).await
+        run_with_events(cfg, shutdown, None, a.trust).await
     })
 }
 
 /// Runs a node from a validated config until `shutdown` (or the end of a
-/// file source), printing one line per event on stdout; `committed` is
-/// nudged whenever a capture is complete (for an uploader).
+/// file source), printing one line per event on stdout, with its link to
+/// the server when the config has one (`trust`: accept the server's host
+/// key on first contact).
 pub async fn run_with_events(
     cfg: vigia_config::NodeConfig,
     shutdown: Shutdown,
     ready: Option<tokio::sync::oneshot::Sender<vigia_node::runtime::NodeHandles>>,
-    committed: Option<tokio::sync::mpsc::Sender<()>>,
+    trust: bool,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating data_dir {}", cfg.data_dir.display()))?;
     let source = vigia_node::sources::open_source(&cfg, vigia_node::sources::Pace::Live)
         .with_context(|| format!("opening camera {}", cfg.camera))?;
     let outbox = cfg.outbox_dir();
-    let on_event = Box::new(move |e: RecorderEvent| {
-        print_event(&e, &outbox);
-        if let (RecorderEvent::Committed(_), Some(tx)) = (&e, &committed) {
-            let _ = tx.try_send(());
+    let on_event = Box::new(move |e: RecorderEvent| print_event(&e, &outbox));
+    // The link needs the running node's handles (outbox, latest frame).
+    let (handles_tx, handles_rx) = tokio::sync::oneshot::channel();
+    let link_cfg = cfg.clone();
+    let link_shutdown = shutdown.clone();
+    let link_task = tokio::spawn(async move {
+        let Ok(handles) = handles_rx.await else {
+            return;
+        };
+        let link = match super::node_link::client_config(&link_cfg, trust) {
+            Some(client) => {
+                println!(
+                    "link: uploading to {}:{} over SSH",
+                    client.host, client.port
+                );
+                Some(super::node_link::start(&link_cfg, client, &handles, link_shutdown).0)
+            }
+            None => {
+                tracing::warn!(
+                    "no [link] section: captures stay in the outbox at {}",
+                    handles.outbox.dir().display()
+                );
+                None
+            }
+        };
+        if let Some(r) = ready {
+            let _ = r.send(handles);
+        }
+        // Keep the link's handle (and so its channels) alive while the
+        // node runs.
+        if let Some(link) = link {
+            let mut state = link.state();
+            while state.changed().await.is_ok() {}
         }
     });
-    vigia_node::runtime::run_node(cfg, source, shutdown, on_event, ready)
+    let result = vigia_node::runtime::run_node(cfg, source, shutdown, on_event, Some(handles_tx))
         .await
-        .context("node stopped")?;
-    Ok(())
+        .context("node stopped");
+    link_task.abort();
+    result.map(|_| ())
 }
 
 /// Prints one line per event. A closed stdout (the terminal went away, a

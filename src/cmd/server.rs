@@ -17,6 +17,8 @@ use vigia_store::{CameraRetention, RetentionPolicy, Store, StoreConfig};
 use vigia_web::{AppState, LiveHub, LoginRateConfig, RateLimit, WebConfig};
 
 use super::incoming::ingest_pass;
+use super::link_hooks::StoreHooks;
+use vigia_link::server::{LinkServer, LinkServerConfig, Nodes};
 
 #[derive(clap::Args)]
 pub struct ServerArgs {
@@ -48,6 +50,10 @@ pub struct Server {
     pub store: Store,
     pub live: LiveHub,
     pub url: String,
+    /// Connected nodes (status, commands).
+    pub nodes: Nodes,
+    pub ssh_addr: std::net::SocketAddr,
+    pub host_key_fingerprint: String,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
@@ -109,6 +115,41 @@ impl Server {
         let url = format!("{scheme}://{addr}/");
         let mut tasks = Vec::new();
 
+        // The SSH listener for nodes. Bound before the web platform says it
+        // is up, so a node started right after finds it.
+        let ingest_lock = Arc::new(std::sync::Mutex::new(()));
+        let ssh_listener = tokio::net::TcpListener::bind(cfg.ssh.listen)
+            .await
+            .with_context(|| format!("binding the SSH listener on {}", cfg.ssh.listen))?;
+        let hooks = Arc::new(StoreHooks {
+            store: store.clone(),
+            live: live.clone(),
+            clock: clock.clone(),
+            ingest_lock: ingest_lock.clone(),
+        });
+        let link = LinkServer::start(
+            ssh_listener,
+            LinkServerConfig {
+                host_key: cfg.ssh.host_key.clone(),
+                authorized_keys: cfg.ssh.authorized_keys.clone(),
+                incoming: cfg.incoming_dir(),
+                heartbeat_ms: cfg.ssh.heartbeat_ms,
+                sftp: Default::default(),
+            },
+            hooks,
+            shutdown.clone(),
+        )
+        .context("starting the SSH server")?;
+        let (nodes, ssh_addr, host_key_fingerprint) = (
+            link.nodes.clone(),
+            link.local_addr,
+            link.host_key_fingerprint.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            link.wait().await;
+            Ok(())
+        }));
+
         // Open MJPEG streams never end by themselves: close them when
         // shutting down, or the graceful HTTP shutdown would wait forever.
         let (sd, hub) = (shutdown.clone(), live.clone());
@@ -141,8 +182,12 @@ impl Server {
         tasks.push(tokio::spawn(async move {
             let mut warned_full = false;
             loop {
-                let (s, dir, now) = (st.clone(), incoming.clone(), ck.now_ms());
-                match tokio::task::spawn_blocking(move || ingest_pass(&s, &dir, now)).await {
+                let (s, dir, now, lock) = (st.clone(), incoming.clone(), ck.now_ms(), ingest_lock.clone());
+                let pass = move || {
+                    let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    ingest_pass(&s, &dir, now)
+                };
+                match tokio::task::spawn_blocking(pass).await {
                     Ok(Ok(r)) => {
                         for id in &r.stored {
                             tracing::info!(capture = %id, "capture ingested");
@@ -191,10 +236,16 @@ impl Server {
         }));
 
         println!("vigia server: web platform on {url}");
+        println!(
+            "vigia server: nodes connect over SSH to {ssh_addr}, host key {host_key_fingerprint}"
+        );
         Ok(Server {
             store,
             live,
             url,
+            nodes,
+            ssh_addr,
+            host_key_fingerprint,
             tasks,
         })
     }

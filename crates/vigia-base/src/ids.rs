@@ -91,6 +91,26 @@ impl CaptureId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The start time the id encodes, ms since the Unix epoch (UTC).
+    pub fn start_ms(&self) -> Option<i64> {
+        let s = &self.0;
+        let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+        let month = time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
+        let date =
+            time::Date::from_calendar_date(num(0..4)? as i32, month, num(6..8)? as u8).ok()?;
+        let t = time::Time::from_hms_milli(
+            num(9..11)? as u8,
+            num(11..13)? as u8,
+            num(13..15)? as u8,
+            num(15..18)? as u16,
+        )
+        .ok()?;
+        let ns = time::PrimitiveDateTime::new(date, t)
+            .assume_utc()
+            .unix_timestamp_nanos();
+        Some((ns / 1_000_000) as i64)
+    }
 }
 
 impl FromStr for CaptureId {
@@ -166,6 +186,13 @@ mod tests {
         assert!(a < b);
         for bad in ["../../etc/passwd", "20261118T095153120Z-DEADBEEF", "x"] {
             assert!(bad.parse::<CaptureId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn capture_ids_give_back_their_start_time() {
+        for ms in [0i64, 1_700_000_000_123, 1_795_000_000_999] {
+            assert_eq!(CaptureId::new(ms, 9).start_ms(), Some(ms));
         }
     }
 }

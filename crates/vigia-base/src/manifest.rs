@@ -75,7 +75,7 @@ pub struct FileEntry {
     pub frames: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
     /// Highest per-frame motion score of the event.
     pub motion_max: f32,

@@ -486,11 +486,17 @@ impl Store {
             .map_err(|e| invalid(dir, format!("manifest.json: {e}")))?;
         let sha = sha256_hex(&raw);
         let plan = check_manifest(&manifest, camera, dir)?;
-        check_listing(dir, &plan)?;
         let id = manifest.capture_id.clone();
 
         let _media = self.media_lock();
-        if let Some(stored) = self.stored_sha256(&id)? {
+        // Before looking at the folder's files: a retry after a lost
+        // acknowledgement may come with none of them left (the first ingest
+        // removed the folder), and must still be acknowledged.
+        let stored = self.stored_sha256(&id)?;
+        if stored.is_none() {
+            check_listing(dir, &plan)?;
+        }
+        if let Some(stored) = stored {
             return if stored == sha {
                 Ok(IngestOutcome::AlreadyStored { id })
             } else {

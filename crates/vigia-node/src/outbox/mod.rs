@@ -30,6 +30,7 @@
 
 pub mod durable;
 pub mod manifest;
+mod scan;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -40,6 +41,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use vigia_base::{CameraId, CaptureId};
+
+pub use scan::{Backlog, OutboxEntry};
 
 pub use manifest::{
     FileEntry, FileKind, Journal, Manifest, Scores, JOURNAL_NAME, MANIFEST_NAME, MANIFEST_VERSION,
@@ -131,6 +134,9 @@ pub struct Outbox {
     dir: PathBuf,
     max_bytes: u64,
     stats: Arc<OutboxStats>,
+    /// Bumped whenever a file is finished, a capture committed or removed,
+    /// so the uploader ships fragments while their event still runs.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -168,6 +174,7 @@ impl Outbox {
             dir: dir.to_owned(),
             max_bytes,
             stats: Arc::new(OutboxStats::default()),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
         };
         let report = outbox.recover()?;
         Ok((outbox, report))
@@ -179,6 +186,16 @@ impl Outbox {
 
     pub fn stats(&self) -> Arc<OutboxStats> {
         self.stats.clone()
+    }
+
+    /// Changes whenever the outbox gains a finished file or a complete
+    /// capture, or loses a capture.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     fn recover(&self) -> Result<RecoveryReport, OutboxError> {
@@ -486,6 +503,7 @@ impl Outbox {
         );
         self.stats.pending_captures.fetch_sub(1, Ordering::Relaxed);
         self.stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+        self.changed();
         Ok(())
     }
 }
@@ -601,6 +619,7 @@ impl CaptureWriter {
                 });
             }
         }
+        self.outbox.changed();
         Ok(entry)
     }
 
@@ -619,6 +638,7 @@ impl CaptureWriter {
         stats.pending_captures.fetch_add(1, Ordering::Relaxed);
         self.finished = true;
         stats.in_progress.fetch_sub(1, Ordering::Relaxed);
+        self.outbox.changed();
         Ok(manifest)
     }
 

@@ -15,6 +15,8 @@ command -v ffmpeg >/dev/null || need_pkgs+=(ffmpeg)           # video file sourc
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)              # browser end-to-end tests
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)  # person model and scikit-image images (pip download)
+{ [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null; } || need_pkgs+=(mosquitto)  # MQTT tests (vigia-notify)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "[test.sh] installing Debian packages: ${need_pkgs[*]}" >&2
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -47,6 +49,9 @@ if [ -z "${VIGIA_FIXTURES:-}" ]; then
     fi
 fi
 echo "[test.sh] fixtures: $VIGIA_FIXTURES" >&2
+
+# Person detection: the model and the labelled image set.
+. scripts/person-fixtures.sh
 
 # cargo prints one "test result" line per test binary (the last ones are
 # often empty doc-test runs); close with the totals so the end of the log

@@ -32,6 +32,12 @@ enum Command {
     CheckConfig(cmd::check::CheckArgs),
     /// Run the node's detection pipeline over a video file as fast as possible.
     Analyze(cmd::analyze::AnalyzeArgs),
+    /// Run the person detector on images or sampled video frames.
+    Detect(cmd::detect::DetectArgs),
+    /// Make a node's SSH key (Ed25519).
+    Keygen(cmd::keys::KeygenArgs),
+    /// Authorize a node's public key on the server, bound to one camera.
+    Authorize(cmd::keys::AuthorizeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,6 +59,9 @@ fn main() -> std::process::ExitCode {
         Command::User(a) => cmd::user::run(a),
         Command::CheckConfig(a) => cmd::check::run(a),
         Command::Analyze(a) => cmd::analyze::run(a),
+        Command::Detect(a) => cmd::detect::run(a),
+        Command::Keygen(a) => cmd::keys::keygen(a),
+        Command::Authorize(a) => cmd::keys::authorize(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -28,6 +28,8 @@ pub struct StoreHooks {
     pub clock: Arc<dyn Clock>,
     /// Shared with the incoming-area poller.
     pub ingest_lock: Arc<Mutex<()>>,
+    /// Raises offline / back-online alerts.
+    pub monitor: vigia_notify::LinkMonitor,
 }
 
 fn retry(reason: impl Into<String>) -> CommitError {
@@ -136,8 +138,11 @@ impl ServerHooks for StoreHooks {
         self.live.viewer_watch(camera)
     }
 
-    fn node_seen(&self, camera: &CameraId, _heartbeat: Option<&Heartbeat>) {
-        self.live.register(camera);
+    fn node_seen(&self, camera: &CameraId, heartbeat: Option<&Heartbeat>) {
+        self.live.seen(camera);
+        if let Some(hb) = heartbeat {
+            self.monitor.heartbeat(camera, hb.backlog.captures);
+        }
     }
 
     fn node_gone(&self, camera: &CameraId) {

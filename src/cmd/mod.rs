@@ -4,8 +4,13 @@
 pub mod analyze;
 pub mod check;
 pub mod demo;
+pub mod detect;
 pub mod incoming;
+pub mod keys;
+pub mod link_hooks;
 pub mod node;
+pub mod node_control;
+pub mod node_link;
 pub mod server;
 pub mod user;
 

@@ -45,22 +45,63 @@ pub async fn run_with_events(
     let source = vigia_node::sources::open_source(&cfg, vigia_node::sources::Pace::Live)
         .with_context(|| format!("opening camera {}", cfg.camera))?;
     let outbox = cfg.outbox_dir();
-    let on_event = Box::new(move |e: RecorderEvent| print_event(&e, &outbox));
-    // The link needs the running node's handles (outbox, latest frame).
-    let (handles_tx, handles_rx) = tokio::sync::oneshot::channel();
-    let link_cfg = cfg.clone();
-    let link_shutdown = shutdown.clone();
-    let link_task = tokio::spawn(async move {
-        let Ok(handles) = handles_rx.await else {
+    // Events also feed alarms and notifications, through a bounded queue
+    // so the recorder never waits on them.
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(64);
+    let on_event = Box::new(move |e: RecorderEvent| {
+        print_event(&e, &outbox);
+        if matches!(e, RecorderEvent::FileWritten { .. }) {
             return;
+        }
+        if events_tx.try_send(e).is_err() {
+            tracing::warn!("event queue full: an alarm/notification input was dropped");
+        }
+    });
+    // The services need the running node's handles (outbox, latest frame).
+    let (handles_tx, handles_rx) =
+        tokio::sync::oneshot::channel::<vigia_node::runtime::NodeHandles>();
+    let svc_cfg = cfg.clone();
+    let svc_shutdown = shutdown.clone();
+    let services = tokio::spawn(async move {
+        let Ok(handles) = handles_rx.await else {
+            return Ok(());
         };
-        let link = match super::node_link::client_config(&link_cfg, trust) {
+        let clock: std::sync::Arc<dyn vigia_base::Clock> =
+            std::sync::Arc::new(vigia_base::RealClock);
+        let svc = match super::node_control::start(
+            &svc_cfg,
+            handles.outbox.clone(),
+            handles.live.clone(),
+            clock,
+            events_rx,
+            svc_shutdown.clone(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                // Misconfigured hardware or notifiers: stop and say why
+                // rather than run a node that cannot alarm.
+                tracing::error!(error = %format!("{e:#}"), "cannot start the node's services; stopping");
+                svc_shutdown.trigger();
+                return Err(e);
+            }
+        };
+        let link = match super::node_link::client_config(&svc_cfg, trust) {
             Some(client) => {
                 println!(
                     "link: uploading to {}:{} over SSH",
                     client.host, client.port
                 );
-                Some(super::node_link::start(&link_cfg, client, &handles, link_shutdown).0)
+                let armed = armed_watch(&svc.control.arming, svc_shutdown.clone());
+                Some(
+                    super::node_link::start(
+                        client,
+                        &handles,
+                        svc.control.clone(),
+                        armed,
+                        svc_shutdown,
+                    )
+                    .0,
+                )
             }
             None => {
                 tracing::warn!(
@@ -79,12 +120,42 @@ pub async fn run_with_events(
             let mut state = link.state();
             while state.changed().await.is_ok() {}
         }
+        anyhow::Ok(())
     });
+    let stop = shutdown.clone();
     let result = vigia_node::runtime::run_node(cfg, source, shutdown, on_event, Some(handles_tx))
         .await
         .context("node stopped");
-    link_task.abort();
+    stop.trigger();
+    if services.is_finished() {
+        // A service that could not start (hardware, notifications) is an
+        // error the operator must see.
+        services.await.context("node services panicked")??;
+    } else {
+        services.abort();
+    }
     result.map(|_| ())
+}
+
+/// The armed flag as a plain watch (the heartbeat's content).
+fn armed_watch(
+    arming: &vigia_node::arming::Arming,
+    shutdown: Shutdown,
+) -> tokio::sync::watch::Receiver<bool> {
+    let mut status = arming.subscribe();
+    let (tx, rx) = tokio::sync::watch::channel(status.borrow().armed);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                r = status.changed() => {
+                    if r.is_err() { return }
+                    tx.send_replace(status.borrow().armed);
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// Prints one line per event. A closed stdout (the terminal went away, a
@@ -126,5 +197,18 @@ fn event_line(e: &RecorderEvent, outbox: &std::path::Path) -> Option<String> {
             "capture FAILED  {capture_id}  {error} (kept for recovery)"
         )),
         RecorderEvent::FileWritten { .. } => None,
+        RecorderEvent::Verdict {
+            capture_id,
+            verdict,
+            final_verdict,
+            ..
+        } => Some(format!(
+            "event {}  {capture_id}  {}{} (person score {:.2}, {} detections)",
+            if *final_verdict { "label  " } else { "label? " },
+            verdict.label,
+            if verdict.alarm { ", ALARM" } else { "" },
+            verdict.person_max,
+            verdict.detections
+        )),
     }
 }

@@ -6,58 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use vigia_base::{Clock, Command, CommandSource, RealClock, Shutdown};
+use vigia_base::{Clock, RealClock, Shutdown};
 use vigia_config::{LinkModeConfig, NodeConfig};
 use vigia_link::client::{ClientConfig, Link, LinkMode};
 use vigia_link::wire::Heartbeat;
 use vigia_node::link::{run_commands, run_live_sender, run_status, CommandExecutor, LinkTransport};
 use vigia_node::runtime::NodeHandles;
-use vigia_node::uploader::{run_uploader, BoxFuture, UploadStats};
-
-/// What the node does when told to.
-pub struct NodeCommands {
-    pub camera: vigia_base::CameraId,
-    pub handles_outbox: vigia_node::outbox::Outbox,
-    pub live: watch::Receiver<Option<vigia_media::Frame>>,
-    pub clock: Arc<dyn Clock>,
-}
-
-impl CommandExecutor for NodeCommands {
-    fn execute(
-        &self,
-        command: Command,
-        source: CommandSource,
-    ) -> BoxFuture<'_, Result<String, String>> {
-        Box::pin(async move {
-            tracing::info!(%command, %source, "executing command");
-            match command {
-                Command::Snapshot => {
-                    let (ob, cam, live, now) = (
-                        self.handles_outbox.clone(),
-                        self.camera.clone(),
-                        self.live.clone(),
-                        self.clock.now_ms(),
-                    );
-                    tokio::task::spawn_blocking(move || {
-                        vigia_node::snapshot::snapshot_now(&ob, &cam, &live, now)
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map(|id| format!("snapshot {id} saved"))
-                    .map_err(|e| e.to_string())
-                }
-                Command::Status => {
-                    let b = self.handles_outbox.backlog();
-                    Ok(format!(
-                        "{} captures ({} bytes) waiting to upload",
-                        b.captures, b.bytes
-                    ))
-                }
-                other => Err(format!("{other} is not supported by this node")),
-            }
-        })
-    }
-}
+use vigia_node::uploader::{run_uploader, UploadStats};
 
 pub fn client_config(cfg: &NodeConfig, trust: bool) -> Option<ClientConfig> {
     let l = cfg.link.as_ref()?;
@@ -83,9 +38,10 @@ pub fn client_config(cfg: &NodeConfig, trust: bool) -> Option<ClientConfig> {
 
 /// Starts every link task; they stop with `shutdown`.
 pub fn start(
-    cfg: &NodeConfig,
     client: ClientConfig,
     handles: &NodeHandles,
+    exec: Arc<dyn CommandExecutor>,
+    armed: watch::Receiver<bool>,
     shutdown: Shutdown,
 ) -> (Link, Arc<UploadStats>) {
     let (status_tx, status_rx) = watch::channel(Heartbeat::default());
@@ -103,17 +59,10 @@ pub fn start(
         shutdown.clone(),
     ));
     let clock: Arc<dyn Clock> = Arc::new(RealClock);
-    let exec = Arc::new(NodeCommands {
-        camera: cfg.camera.clone(),
-        handles_outbox: handles.outbox.clone(),
-        live: handles.live.clone(),
-        clock: clock.clone(),
-    });
     tokio::spawn(run_commands(commands, exec, shutdown.clone()));
-    let (_armed_tx, armed_rx) = watch::channel(false);
     tokio::spawn(run_status(
         handles.outbox.clone(),
-        armed_rx,
+        armed,
         handles.metrics.source.clone(),
         status_tx,
         move || clock.now_ms(),

@@ -18,7 +18,7 @@ use vigia_web::{AppState, LiveHub, LoginRateConfig, RateLimit, WebConfig};
 
 use super::incoming::ingest_pass;
 use super::link_hooks::StoreHooks;
-use vigia_link::server::{LinkServer, LinkServerConfig, Nodes};
+use vigia_link::server::{LinkServer, LinkServerConfig};
 
 #[derive(clap::Args)]
 pub struct ServerArgs {
@@ -48,10 +48,7 @@ pub fn run(a: ServerArgs) -> anyhow::Result<()> {
 /// A running server, for `vigia server` and `vigia demo`.
 pub struct Server {
     pub store: Store,
-    pub live: LiveHub,
     pub url: String,
-    /// Connected nodes (status, commands).
-    pub nodes: Nodes,
     pub ssh_addr: std::net::SocketAddr,
     pub host_key_fingerprint: String,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -105,8 +102,6 @@ impl Server {
             },
             system_name: cfg.name.clone(),
         };
-        let state = AppState::new(store.clone(), live.clone(), web, clock.clone());
-        let app = vigia_web::app(state);
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("binding the web listener on {}", cfg.listen))?;
@@ -121,11 +116,32 @@ impl Server {
         let ssh_listener = tokio::net::TcpListener::bind(cfg.ssh.listen)
             .await
             .with_context(|| format!("binding the SSH listener on {}", cfg.ssh.listen))?;
+        // Offline / back-online alerts from the nodes' heartbeats; every
+        // authorized camera is expected, so one that never comes back after
+        // a server restart is reported too.
+        let alerts = vigia_notify::Notifications::start_server(&cfg.alerts, shutdown.clone())
+            .context("starting the alert notifications")?;
+        let (monitor, _) = vigia_notify::LinkMonitor::start(
+            cfg.alerts.offline_after_ms,
+            clock.clone(),
+            alerts,
+            shutdown.clone(),
+        );
+        match vigia_link::keys::read_authorized_keys(&cfg.ssh.authorized_keys) {
+            Ok(keys) => {
+                for k in keys {
+                    live.register(&k.camera);
+                    monitor.expect(k.camera);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read authorized_keys"),
+        }
         let hooks = Arc::new(StoreHooks {
             store: store.clone(),
             live: live.clone(),
             clock: clock.clone(),
             ingest_lock: ingest_lock.clone(),
+            monitor,
         });
         let link = LinkServer::start(
             ssh_listener,
@@ -149,6 +165,9 @@ impl Server {
             link.wait().await;
             Ok(())
         }));
+        let state =
+            AppState::new(store.clone(), live.clone(), web, clock.clone()).with_nodes(nodes);
+        let app = vigia_web::app(state);
 
         // Open MJPEG streams never end by themselves: close them when
         // shutting down, or the graceful HTTP shutdown would wait forever.
@@ -241,9 +260,7 @@ impl Server {
         );
         Ok(Server {
             store,
-            live,
             url,
-            nodes,
             ssh_addr,
             host_key_fingerprint,
             tasks,

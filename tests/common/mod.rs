@@ -2,6 +2,8 @@
 //! `vigia` binary, reading captures back.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod link;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -103,6 +105,11 @@ impl Running {
 
     /// SIGTERM, then wait for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
+        self.stop_here()
+    }
+
+    /// As [`Running::stop`], keeping the lines seen for inspection.
+    pub fn stop_here(&mut self) -> std::process::ExitStatus {
         self.signal(15);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

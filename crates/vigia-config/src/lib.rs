@@ -10,13 +10,21 @@
 //! Validation errors name the key (`motion.threshold`) and the reason.
 //! The only I/O here is reading the file in [`load_node`].
 
+pub mod detect;
+pub mod hw;
+pub mod link;
 pub mod node;
+pub mod notify;
 pub mod raw;
 pub mod server;
 
+pub use detect::{AlarmOn, DetectSettings};
+pub use hw::{ArmingSettings, ScheduleRange};
+pub use link::{LinkConfig, LinkModeConfig, SshConfig};
 pub use node::{
     EventSettings, NodeConfig, OutboxSettings, RecordingSettings, SourceConfig, SourceKind,
 };
+pub use notify::{AlertsConfig, MqttConfig, NotifyConfig, Secret, TelegramConfig, WebhookConfig};
 pub use server::{CameraLimits, ServerConfig};
 
 use std::path::{Path, PathBuf};

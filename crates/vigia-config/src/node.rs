@@ -21,6 +21,17 @@ pub struct NodeConfig {
     pub event: EventSettings,
     pub recording: RecordingSettings,
     pub outbox: OutboxSettings,
+    /// The link to the server; `None` keeps captures in the outbox.
+    pub link: Option<crate::link::LinkConfig>,
+    /// Telegram, MQTT and webhook settings; each `None` when its section is absent.
+    pub notify: crate::notify::NotifyConfig,
+    /// The person detector and the alarm rule (`[detect]`).
+    pub detect: crate::detect::DetectSettings,
+    /// PIR, buzzer, servo, IR remote; each `None` when its section is absent.
+    pub hardware: vigia_hw::HardwareConfig,
+    pub arming: crate::hw::ArmingSettings,
+    /// How PIR and software motion combine into triggers.
+    pub trigger: vigia_vision::FusionParams,
 }
 
 impl NodeConfig {
@@ -243,6 +254,10 @@ impl RawNodeConfig {
                 "must be at least 1 MiB",
             ));
         }
+        let link = match &self.link {
+            Some(l) => Some(l.validate(base, &data_dir, camera.as_str())?),
+            None => None,
+        };
         Ok(NodeConfig {
             camera,
             data_dir,
@@ -255,6 +270,22 @@ impl RawNodeConfig {
             outbox: OutboxSettings {
                 max_bytes: self.outbox.max_bytes,
             },
+            link,
+            detect: self.detect.validate(base)?,
+            notify: crate::notify::validate_notify(
+                "",
+                self.telegram.as_ref(),
+                self.mqtt.as_ref(),
+                self.webhook.as_ref(),
+            )?,
+            hardware: crate::hw::validate_hardware(
+                self.pir.as_ref(),
+                self.buzzer.as_ref(),
+                self.servo.as_ref(),
+                self.ir.as_ref(),
+            )?,
+            arming: crate::hw::validate_arming(&self.arming)?,
+            trigger: crate::hw::validate_trigger(&self.trigger, self.pir.is_some())?,
         })
     }
 }

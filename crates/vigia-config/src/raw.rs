@@ -19,6 +19,24 @@ pub struct RawNodeConfig {
     pub recording: RawRecording,
     #[serde(default)]
     pub outbox: RawOutbox,
+    /// Where captures go (`crate::link`); absent = they stay in the outbox.
+    pub link: Option<crate::link::RawLink>,
+    /// Notifications (`crate::notify`): each section present means on.
+    pub telegram: Option<crate::notify::RawTelegram>,
+    pub mqtt: Option<crate::notify::RawMqtt>,
+    pub webhook: Option<crate::notify::RawWebhook>,
+    /// Person detection and what raises an alarm (`crate::detect`).
+    #[serde(default)]
+    pub detect: crate::detect::RawDetect,
+    /// Hardware (`crate::hw`): each section present means the device is fitted.
+    pub pir: Option<crate::hw::RawPir>,
+    pub buzzer: Option<crate::hw::RawBuzzer>,
+    pub servo: Option<crate::hw::RawServo>,
+    pub ir: Option<crate::hw::RawIr>,
+    #[serde(default)]
+    pub arming: crate::hw::RawArming,
+    #[serde(default)]
+    pub trigger: crate::hw::RawTrigger,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -21,6 +21,12 @@ pub struct RawServerConfig {
     pub retention: RawRetention,
     #[serde(default)]
     pub live: RawLive,
+    /// Where nodes connect (`crate::link`).
+    #[serde(default)]
+    pub ssh: crate::link::RawSsh,
+    /// Camera offline / back-online alerts (`crate::notify`).
+    #[serde(default)]
+    pub alerts: crate::notify::RawAlerts,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +154,8 @@ pub struct ServerConfig {
     pub min_free_bytes: u64,
     pub retention_interval_ms: u64,
     pub offline_after_ms: i64,
+    pub ssh: crate::link::SshConfig,
+    pub alerts: crate::notify::AlertsConfig,
 }
 
 impl ServerConfig {
@@ -289,6 +297,8 @@ impl RawServerConfig {
             min_free_bytes: r.min_free_bytes,
             retention_interval_ms: u64::from(r.interval_s) * 1000,
             offline_after_ms: (f64::from(off) * 1000.0) as i64,
+            ssh: self.ssh.validate(base, &resolve(&self.server.data_dir))?,
+            alerts: self.alerts.validate()?,
         })
     }
 }

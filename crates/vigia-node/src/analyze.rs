@@ -4,7 +4,9 @@
 //! It runs the very [`Analyzer`] the live node runs (same decode, detector
 //! and event machine), without recording, so tuning a config on footage
 //! predicts what the node will do. Times are the file's presentation times
-//! (ms from its start).
+//! (ms from its start). With a person model configured (`[detect]`), the
+//! detector runs inline on the frames the live node would give it, so the
+//! labels are those the node would store, reproducibly.
 
 use std::time::Instant;
 
@@ -25,6 +27,12 @@ pub struct EventLine {
     pub label: String,
     /// Highest motion score during the event.
     pub score: f32,
+    /// Highest person probability of the event's detections (0 without any).
+    pub person_score: f32,
+    /// Person detections run during the event.
+    pub detections: u32,
+    /// Whether the event would raise an alarm on an armed node (`detect.alarm_on`).
+    pub alarm: bool,
     /// Where the clip would start (the pre-roll before the trigger).
     pub clip_start_ms: i64,
 }
@@ -43,8 +51,13 @@ pub struct AnalyzeSummary {
     pub decoder_cpu_ms: u64,
     pub wall_ms: u64,
     pub cpu_ms_per_frame: f64,
-    /// Mean time of `Analyzer::process` (luma decode + motion + events).
+    /// Mean time of `Analyzer::process` (luma decode + motion + events, and
+    /// the inline person detections).
     pub analysis_us_per_frame: f64,
+    /// Person detections run (0 without a model).
+    pub detections: u64,
+    /// Mean time of one detection (JPEG decode + views + model), ms.
+    pub detect_ms_per_detection: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +92,7 @@ pub async fn analyze(
         cfg.event,
         false,
     )?;
+    analyzer.set_detection(&cfg.detect, crate::detection::RunMode::Inline);
     let wall0 = Instant::now();
     let cpu0 = cpu_ms(libc::RUSAGE_SELF);
     let child0 = cpu_ms(libc::RUSAGE_CHILDREN);
@@ -87,12 +101,20 @@ pub async fn analyze(
     let mut open: Option<(i64, f32)> = None;
     let mut analysis_us = 0u128;
     let pre_roll = cfg.event.pre_roll_ms;
-    let mut close = |start: i64, score: f32, end: i64, events: &mut Vec<EventLine>| {
+    let mut close = |start: i64,
+                     score: f32,
+                     end: i64,
+                     verdict: Option<crate::detection::Verdict>,
+                     events: &mut Vec<EventLine>| {
+        let v = verdict.unwrap_or_default();
         let e = EventLine {
             start_ms: start,
             end_ms: end,
-            label: "motion".into(),
+            label: v.label.as_str().into(),
             score,
+            person_score: v.person_max,
+            detections: v.detections,
+            alarm: v.alarm,
             clip_start_ms: (start - pre_roll).max(0),
         };
         on_event(&e);
@@ -115,7 +137,7 @@ pub async fn analyze(
                 end_ms, restart, ..
             } => {
                 if let Some((s, sc)) = open.take() {
-                    close(s, sc, end_ms, &mut events);
+                    close(s, sc, end_ms, o.ended, &mut events);
                 }
                 if restart {
                     open = Some((end_ms, o.motion.score));
@@ -126,9 +148,10 @@ pub async fn analyze(
     }
     if let Some(EventAction::End { end_ms, .. }) = analyzer.flush(&mut out) {
         if let Some((s, sc)) = open.take() {
-            close(s, sc, end_ms, &mut events);
+            close(s, sc, end_ms, analyzer.last_verdict(), &mut events);
         }
     }
+    let det = analyzer.detection_stats().unwrap_or_default();
     let stats = analyzer.stats();
     let corrupt_frames = source.stats().snapshot().corrupt_frames;
     // Dropping the source ends (and lets tokio reap) a decoder child, so
@@ -147,6 +170,8 @@ pub async fn analyze(
         wall_ms: wall0.elapsed().as_millis() as u64,
         cpu_ms_per_frame: cpu as f64 / stats.frames.max(1) as f64,
         analysis_us_per_frame: analysis_us as f64 / stats.analysed.max(1) as f64,
+        detections: det.runs,
+        detect_ms_per_detection: det.detect_us as f64 / 1000.0 / det.runs.max(1) as f64,
     };
     Ok((events, summary))
 }

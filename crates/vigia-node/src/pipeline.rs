@@ -6,15 +6,18 @@
 //!
 //! Per frame: decode only the downscaled luma plane, run the motion
 //! detector, step the event machine, and either keep the (encoded) frame in
-//! the pre-buffer or hand it to the recorder.
+//! the pre-buffer or hand it to the recorder. While an event runs, frames
+//! are also offered to the person detector ([`crate::detection`]), whose
+//! results label the event and pick its snapshot.
 
 use std::hash::{BuildHasher, Hasher};
 
 use vigia_base::{CameraId, CaptureId};
-use vigia_config::EventSettings;
+use vigia_config::{AlarmOn, DetectSettings, EventSettings};
 use vigia_media::{Frame, MediaError};
 use vigia_vision::{MotionDetector, MotionParams, MotionResult, VisionError};
 
+use crate::detection::{raises_alarm, DetectionStage, EventLabel, RunMode, Verdict};
 use crate::event::{EventAction, EventMachine};
 use crate::prebuffer::PreBuffer;
 use crate::recorder::RecorderMsg;
@@ -28,6 +31,8 @@ pub struct AnalyzerStats {
     /// Analysed frames that showed motion.
     pub motion_frames: u64,
     pub events: u64,
+    /// Events labelled `person` (counted when the label is decided).
+    pub person_events: u64,
 }
 
 /// The per-frame result, for callers that report or tune.
@@ -35,6 +40,10 @@ pub struct AnalyzerStats {
 pub struct FrameOutcome {
     pub motion: MotionResult,
     pub action: EventAction,
+    /// On a frame that ended an event: that event's verdict.
+    pub ended: Option<Verdict>,
+    /// Detection results on this frame made the running event a person event.
+    pub became_person: bool,
 }
 
 pub struct Analyzer {
@@ -51,6 +60,9 @@ pub struct Analyzer {
     stats: AnalyzerStats,
     last_ms: Option<i64>,
     frame_interval_ms: i64,
+    detection: Option<DetectionStage>,
+    alarm_on: AlarmOn,
+    last_verdict: Option<Verdict>,
 }
 
 impl Analyzer {
@@ -76,7 +88,70 @@ impl Analyzer {
             stats: AnalyzerStats::default(),
             last_ms: None,
             frame_interval_ms: 100,
+            detection: None,
+            alarm_on: AlarmOn::default(),
+            last_verdict: None,
         })
+    }
+
+    /// Sets up person detection from `[detect]`: loads the model (logging
+    /// clearly when it is missing or broken) and runs it on a worker thread
+    /// (`RunMode::Worker`, live node) or inline (`RunMode::Inline`, replay).
+    pub fn set_detection(&mut self, settings: &DetectSettings, mode: RunMode) {
+        self.alarm_on = settings.alarm_on;
+        self.detection = DetectionStage::from_config(settings, mode);
+    }
+
+    /// Uses `stage` as the person detector (tests, other models).
+    pub fn set_detection_stage(&mut self, stage: Option<DetectionStage>, alarm_on: AlarmOn) {
+        self.alarm_on = alarm_on;
+        self.detection = stage;
+    }
+
+    /// Whether a person detector is running.
+    pub fn detecting(&self) -> bool {
+        self.detection.is_some()
+    }
+
+    pub fn detection_stats(&self) -> Option<crate::detection::DetectionStats> {
+        self.detection.as_ref().map(|d| d.stats())
+    }
+
+    /// The verdict of the most recently ended event.
+    pub fn last_verdict(&self) -> Option<Verdict> {
+        self.last_verdict
+    }
+
+    /// The running event's verdict so far (a motion verdict without a detector).
+    fn current_verdict(&self) -> Verdict {
+        match &self.detection {
+            Some(d) => d.verdict(),
+            None => Verdict {
+                label: EventLabel::Motion,
+                alarm: raises_alarm(EventLabel::Motion, false, self.alarm_on),
+                ..Verdict::default()
+            },
+        }
+    }
+
+    fn end_event(&mut self) -> Verdict {
+        let v = match self.detection.as_mut() {
+            Some(d) => d.end_event(),
+            None => self.current_verdict(),
+        };
+        self.last_verdict = Some(v);
+        v
+    }
+
+    fn begin_event(&mut self, out: &mut Vec<RecorderMsg>) {
+        if let Some(d) = self.detection.as_mut() {
+            d.start_event();
+        }
+        // When the alarm does not hang on a label, say so at once.
+        let v = self.current_verdict();
+        if v.alarm {
+            out.push(RecorderMsg::Verdict(v));
+        }
     }
 
     pub fn stats(&self) -> AnalyzerStats {
@@ -129,6 +204,14 @@ impl Analyzer {
         }
         let t = frame.captured_ms;
         let action = self.events.on_frame(t, motion.motion, motion.triggered);
+        let mut ended = None;
+        // Offered before the frame moves on; the detector decodes it at full
+        // resolution only when the rate limit lets it through.
+        let in_event = !matches!(
+            action,
+            EventAction::Idle | EventAction::End { restart: false, .. }
+        );
+        let offered = (in_event && self.detection.is_some()).then(|| frame.clone());
         match action {
             EventAction::Idle => {
                 if self.record {
@@ -138,6 +221,7 @@ impl Analyzer {
             EventAction::Start { start_ms } => {
                 self.stats.events += 1;
                 self.start(start_ms, frame, motion.score, out);
+                self.begin_event(out);
             }
             EventAction::Continue => {
                 if self.record {
@@ -152,16 +236,47 @@ impl Analyzer {
                 reason,
                 restart,
             } => {
+                let v = self.end_event();
+                ended = Some(v);
+                out.push(RecorderMsg::Verdict(v));
                 out.push(RecorderMsg::End { end_ms, reason });
                 if restart {
                     self.stats.events += 1;
                     self.start(end_ms, frame, motion.score, out);
+                    self.begin_event(out);
                 } else if self.record {
                     self.prebuffer.push(frame);
                 }
             }
         }
-        Ok(FrameOutcome { motion, action })
+        let mut became_person = false;
+        if let Some(d) = self.detection.as_mut() {
+            if let Some(f) = offered {
+                d.offer(&f, &motion);
+            }
+            for u in d.poll() {
+                if u.new_best && self.record {
+                    if let Some(b) = u.detections.best_box() {
+                        out.push(RecorderMsg::Person {
+                            frame: u.frame.clone(),
+                            score: u.detections.person_score,
+                            rect: b.rect,
+                        });
+                    }
+                }
+                if u.became_person {
+                    became_person = true;
+                    self.stats.person_events += 1;
+                    out.push(RecorderMsg::Verdict(d.verdict()));
+                }
+            }
+        }
+        Ok(FrameOutcome {
+            motion,
+            action,
+            ended,
+            became_person,
+        })
     }
 
     fn start(&mut self, trigger_ms: i64, frame: Frame, score: f32, out: &mut Vec<RecorderMsg>) {
@@ -188,6 +303,8 @@ impl Analyzer {
         let end = self.last_ms.map_or(0, |t| t + self.frame_interval_ms);
         let action = self.events.flush(end)?;
         if let EventAction::End { end_ms, reason, .. } = action {
+            let v = self.end_event();
+            out.push(RecorderMsg::Verdict(v));
             out.push(RecorderMsg::End { end_ms, reason });
         }
         Some(action)

@@ -9,7 +9,10 @@
 //! once (so even a camera smashed a second later leaves a photo), the clip's
 //! init segment and each fragment as the encoder finishes it (each one can
 //! leave the device while the event still runs), then at the end the best
-//! snapshot and the manifest.
+//! snapshot and the manifest. When the person detector found someone, the
+//! best snapshot is the frame with the highest person score, with the
+//! person's box drawn on it (a copy: the clip keeps the untouched frame),
+//! and the manifest's label is the event's verdict (`person` or `motion`).
 //!
 //! When the outbox is out of space (quota or disk full) the files of the
 //! running event wait in memory, bounded, and are retried at most once a
@@ -26,6 +29,7 @@ use vigia_config::RecordingSettings;
 use vigia_media::clip::{ClipChunk, ClipConfig, ClipEncoder};
 use vigia_media::Frame;
 
+use crate::detection::Verdict;
 use crate::event::EndReason;
 use crate::outbox::{
     CaptureWriter, FileKind, FragmentTiming, Manifest, Outbox, OutboxError, Scores,
@@ -52,6 +56,16 @@ pub enum RecorderMsg {
         end_ms: i64,
         reason: EndReason,
     },
+    /// The running event's label and alarm decision changed (or is final,
+    /// just before `End`).
+    Verdict(Verdict),
+    /// The best person sighting of the running event so far: becomes the
+    /// snapshot, with `rect` (source pixels) drawn on it.
+    Person {
+        frame: Frame,
+        score: f32,
+        rect: vigia_detect::Rect,
+    },
 }
 
 /// What the recorder reports (for the demo's event lines, and later the
@@ -71,6 +85,19 @@ pub enum RecorderEvent {
     Failed {
         capture_id: CaptureId,
         error: String,
+    },
+    /// What the event is and whether it raises an alarm on an armed node.
+    /// Sent when that becomes known and whenever it changes: at the start
+    /// when every event alarms (`alarm_on = "motion"`, or no detector), as
+    /// soon as the event becomes a `person` event, and once more with
+    /// `final_verdict` at the end, before the capture is committed. An
+    /// alarm consumer raises at the first `alarm: true` of a capture
+    /// ([`Verdict::alarm_trigger`] builds the alarm controller's input).
+    Verdict {
+        capture_id: CaptureId,
+        trigger_ms: i64,
+        verdict: Verdict,
+        final_verdict: bool,
     },
 }
 
@@ -112,6 +139,9 @@ struct ActiveCapture {
     motion_sum: f64,
     motion_n: u32,
     motion_max: f32,
+    verdict: Verdict,
+    /// Best person sighting: score, frame, box.
+    person: Option<(f32, Frame, vigia_detect::Rect)>,
 }
 
 pub struct Recorder {
@@ -200,6 +230,14 @@ impl Recorder {
                 }
             }
             RecorderMsg::End { end_ms, reason } => self.end(end_ms, reason),
+            RecorderMsg::Verdict(v) => self.set_verdict(v),
+            RecorderMsg::Person { frame, score, rect } => {
+                if let Some(cap) = self.active.as_mut() {
+                    if cap.person.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                        cap.person = Some((score, frame, rect));
+                    }
+                }
+            }
         }
         self.retry_unfinished();
     }
@@ -243,6 +281,8 @@ impl Recorder {
             motion_sum: 0.0,
             motion_n: 0,
             motion_max: 0.0,
+            verdict: Verdict::default(),
+            person: None,
         };
         // The trigger frame's photo goes first.
         if let Some(trigger) = frames.last() {
@@ -428,10 +468,33 @@ impl Recorder {
         cap.last_retry = Some(Instant::now());
     }
 
+    fn set_verdict(&mut self, v: Verdict) {
+        let Some(cap) = self.active.as_mut() else {
+            return;
+        };
+        let changed = (cap.verdict.label, cap.verdict.alarm) != (v.label, v.alarm);
+        cap.verdict = v;
+        if changed {
+            let e = RecorderEvent::Verdict {
+                capture_id: cap.capture_id.clone(),
+                trigger_ms: cap.trigger_ms,
+                verdict: v,
+                final_verdict: false,
+            };
+            (self.events)(e);
+        }
+    }
+
     fn end(&mut self, end_ms: i64, reason: EndReason) {
         let Some(mut cap) = self.active.take() else {
             return;
         };
+        (self.events)(RecorderEvent::Verdict {
+            capture_id: cap.capture_id.clone(),
+            trigger_ms: cap.trigger_ms,
+            verdict: cap.verdict,
+            final_verdict: true,
+        });
         if let Some(mut clip) = cap.clip.take() {
             match clip.finish() {
                 Ok(chunks) => self.queue_chunks(&mut cap, chunks),
@@ -441,14 +504,31 @@ impl Recorder {
                 }
             }
         }
-        let snapshot_ms = cap.best.take().map(|(_, best)| {
-            // The trigger frame's photo is on disk already; replace it only
-            // when a later frame showed more.
-            if Some(best.seq) != cap.snapshot_seq {
-                self.defer(&mut cap, FileKind::Snapshot, best.jpeg.to_vec(), None);
-            }
-            best.captured_ms
-        });
+        let person_shot =
+            cap.person
+                .take()
+                .and_then(|(_, frame, rect)| match annotated_snapshot(&frame, rect) {
+                    Ok(jpeg) => Some((frame.captured_ms, jpeg)),
+                    Err(e) => {
+                        tracing::warn!(capture = %cap.capture_id, error = %e,
+                        "cannot draw the person box; keeping the motion snapshot");
+                        None
+                    }
+                });
+        let snapshot_ms = if let Some((ms, jpeg)) = person_shot {
+            cap.best = None;
+            self.defer(&mut cap, FileKind::Snapshot, jpeg, None);
+            Some(ms)
+        } else {
+            cap.best.take().map(|(_, best)| {
+                // The trigger frame's photo is on disk already; replace it only
+                // when a later frame showed more.
+                if Some(best.seq) != cap.snapshot_seq {
+                    self.defer(&mut cap, FileKind::Snapshot, best.jpeg.to_vec(), None);
+                }
+                best.captured_ms
+            })
+        };
         let manifest = Manifest {
             version: MANIFEST_VERSION,
             capture_id: cap.capture_id.clone(),
@@ -458,7 +538,7 @@ impl Recorder {
             end_ms,
             start_utc: vigia_base::clock::format_utc_ms(cap.start_ms),
             end_utc: vigia_base::clock::format_utc_ms(end_ms),
-            label: "motion".into(),
+            label: cap.verdict.label.as_str().into(),
             scores: Scores {
                 motion_max: cap.motion_max,
                 motion_mean: if cap.motion_n == 0 {
@@ -523,6 +603,26 @@ impl Recorder {
             }
         }
     }
+}
+
+/// The frame as a JPEG with the person's box drawn on it: a line about
+/// 1/200 of the frame width, at least 2 pixels.
+fn annotated_snapshot(
+    frame: &Frame,
+    rect: vigia_detect::Rect,
+) -> Result<Vec<u8>, vigia_media::MediaError> {
+    let mut img = vigia_media::jpeg::decode_yuv420(&frame.jpeg)?;
+    let px = |v: f32| v.max(0.0).round() as u32;
+    let thickness = (img.width / 200).max(2);
+    vigia_media::jpeg::draw_box(
+        &mut img,
+        px(rect.x1),
+        px(rect.y1),
+        px(rect.x2),
+        px(rect.y2),
+        thickness,
+    );
+    vigia_media::jpeg::encode_jpeg_yuv(&img, 85)
 }
 
 /// Hands the encoder's freed buffers back to the OS at the end of an event.

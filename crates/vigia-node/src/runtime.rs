@@ -105,6 +105,7 @@ pub async fn run_node(
         cfg.event,
         true,
     )?;
+    analyzer.set_detection(&cfg.detect, crate::detection::RunMode::Worker);
 
     let (rec_tx, rec_rx) = sync_channel::<RecorderMsg>(cfg.recording.queue_frames);
     let recorder_thread = std::thread::Builder::new()

@@ -16,12 +16,16 @@
 //!   plane size.
 //! - `blobs` — despeckle (morphological opening) and run-length connected
 //!   components.
+//! - [`fusion`] — PIR and motion combined by a [`TriggerRule`] into the
+//!   event machine's per-frame flags.
 
 mod background;
 mod blobs;
 pub mod error;
+pub mod fusion;
 pub mod motion;
 mod raster;
 
 pub use error::{PolygonError, VisionError};
+pub use fusion::{Fused, FusionParams, TriggerFusion, TriggerRule, TriggerRuleParseError};
 pub use motion::{Blob, MotionDetector, MotionParams, MotionResult, Polygon, Zone};

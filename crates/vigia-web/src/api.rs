@@ -1,25 +1,37 @@
 //! The JSON API under `/api/v1`, for scripts and the live page's
 //! conveniences. Same sessions as the pages; anonymous requests get 401,
-//! viewers get 403 on admin actions, and `DELETE` needs the session's
-//! CSRF token in `X-CSRF-Token` (a cookie alone never authorises a state
-//! change). Errors are `{"error": "..."}` via [`ApiError`].
+//! viewers get 403 on admin actions, and every state change (`DELETE`,
+//! `POST …/commands`) needs the session's CSRF token in `X-CSRF-Token` (a
+//! cookie alone never authorises a state change). Errors are
+//! `{"error": "..."}` via [`ApiError`].
+//!
+//! `POST /api/v1/cameras/{id}/commands` with `{"command": "arm"}` (the
+//! text form of [`Command`]: `arm`, `disarm`, `snapshot`, `servo 90`, …)
+//! answers `{"ok": true, "camera": …, "command": …, "message": <the
+//! node's answer>}`, or: 400 unknown command or malformed body, 403 no or
+//! wrong CSRF token, 404 camera unknown to the server, 409 camera known
+//! but not connected, 422 the node refused (its reason in `error`), 502
+//! the node went away before answering, 504 no answer within the command
+//! timeout.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use vigia_base::{CameraId, Command};
 use vigia_store::{CaptureDetail, CapturePage, MediaKind};
 
 use crate::auth::ApiUser;
+use crate::cameras::{self, CameraView};
+use crate::commands;
 use crate::csrf;
 use crate::error::{blocking, ApiError, AppError};
 use crate::extract::{Path, Query};
-use crate::live::CameraStatus;
 use crate::media;
 use crate::pages::capture::parse_id;
 use crate::pages::history::{CaptureParams, PAGE_SIZE};
-use crate::pages::live::all_cameras;
 use crate::state::AppState;
 
 pub async fn captures(
@@ -88,8 +100,10 @@ pub async fn delete_capture(
 
 #[derive(Debug, Serialize)]
 pub struct CameraResponse {
+    /// Live status, `connected` and the node's status (`node`: hello and
+    /// latest heartbeat with `armed` and `backlog`, or `null`).
     #[serde(flatten)]
-    pub status: CameraStatus,
+    pub camera: CameraView,
     pub captures: u64,
     pub bytes: u64,
     pub last_capture_ms: Option<i64>,
@@ -100,23 +114,66 @@ pub async fn cameras(
     State(state): State<AppState>,
     _user: ApiUser,
 ) -> Result<Json<Vec<CameraResponse>>, ApiError> {
-    let live = all_cameras(&state).await?;
+    let live = cameras::all(&state).await?;
     let store = state.store().clone();
     let stored = blocking(move || store.cameras()).await?;
     Ok(Json(
         live.into_iter()
-            .map(|status| {
-                let info = stored.iter().find(|c| c.id == status.id);
+            .map(|camera| {
+                let info = stored.iter().find(|c| c.id == camera.status.id);
                 CameraResponse {
                     captures: info.map_or(0, |i| i.captures),
                     bytes: info.map_or(0, |i| i.bytes),
                     last_capture_ms: info.and_then(|i| i.last_capture_ms),
-                    live_url: format!("/live/{}.mjpg", status.id),
-                    status,
+                    live_url: format!("/live/{}.mjpg", camera.status.id),
+                    camera,
                 }
             })
             .collect(),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRequest {
+    /// The text form, e.g. `arm` or `servo 90`.
+    pub command: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommandResponse {
+    pub ok: bool,
+    pub camera: CameraId,
+    /// The command as the node received it (text form).
+    pub command: String,
+    /// The node's answer.
+    pub message: String,
+}
+
+/// The body is read as bytes and parsed after the CSRF check, so a
+/// request without the token is refused the same way whatever it carries.
+pub async fn command(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(camera): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CommandResponse>, ApiError> {
+    let camera: CameraId = camera.parse().map_err(|_| AppError::NotFound)?;
+    user.check_csrf(csrf::from_header(&headers))?;
+    if !cameras::is_known(&state, &camera).await? {
+        return Err(ApiError(AppError::NotFound));
+    }
+    let req: CommandRequest = serde_json::from_slice(&body)
+        .map_err(|_| AppError::BadRequest("The body must be JSON like {\"command\": \"arm\"}."))?;
+    let command: Command = req.command.parse().map_err(AppError::from)?;
+    let message = commands::send(&state, &user, &camera, &command).await?;
+    Ok(Json(CommandResponse {
+        ok: true,
+        camera,
+        command: command.to_string(),
+        message,
+    }))
 }
 
 #[derive(Debug, Serialize)]

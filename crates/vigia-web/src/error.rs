@@ -5,10 +5,16 @@
 //! it here, nowhere else. Internal failures (store, I/O, a panicked blocking
 //! task) are logged once, at the moment they become a response, and the
 //! client only ever sees a generic message: paths, SQL and user names in
-//! error texts stay in the server's log.
+//! error texts stay in the server's log. Command failures are the
+//! exception that proves the rule: their text (camera id, the node's own
+//! answer) is what the user asked to see, and holds nothing of ours.
+
+use std::borrow::Cow;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use vigia_base::CommandParseError;
+use vigia_link::server::CommandError;
 use vigia_store::StoreError;
 
 /// Everything a request can fail with.
@@ -30,6 +36,13 @@ pub enum AppError {
     /// client's input, so it is safe to show.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    /// A command text that is not one of ours.
+    #[error("{0}")]
+    BadCommand(#[from] CommandParseError),
+    /// A command that was not carried out: the node is not connected, did
+    /// not answer in time, went away, or refused.
+    #[error("{0}")]
+    Command(#[from] CommandError),
     /// A `Range` header that lies wholly outside the file.
     #[error("range not satisfiable (file is {len} bytes)")]
     RangeNotSatisfiable { len: u64 },
@@ -54,7 +67,12 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::BadCommand(_) => StatusCode::BAD_REQUEST,
+            // The camera exists but cannot take orders right now.
+            AppError::Command(CommandError::NotConnected(_)) => StatusCode::CONFLICT,
+            AppError::Command(CommandError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Command(CommandError::Disconnected(_)) => StatusCode::BAD_GATEWAY,
+            AppError::Command(CommandError::Failed { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             AppError::Store(StoreError::DiskFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Store(_) | AppError::Io { .. } | AppError::Random(_) | AppError::Join(_) => {
@@ -64,23 +82,26 @@ impl AppError {
     }
 
     /// The text shown to the client: never the internal detail.
-    fn public_message(&self) -> &'static str {
-        match self {
+    pub fn public_message(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             AppError::NotFound => "Not found.",
             AppError::Unauthenticated => "Please sign in.",
             AppError::Forbidden => "Your account is not allowed to do that.",
             AppError::Csrf => "The form has expired or did not come from this site. Reload the page and try again.",
             AppError::BadRequest(m) => m,
+            AppError::BadCommand(e) => return Cow::Owned(e.to_string()),
+            AppError::Command(e) => return Cow::Owned(e.to_string()),
             AppError::RangeNotSatisfiable { .. } => "Requested range not satisfiable.",
             AppError::Store(StoreError::DiskFull { .. }) => "The server is out of disk space.",
             AppError::Store(_) | AppError::Io { .. } | AppError::Random(_) | AppError::Join(_) => {
                 "Internal server error."
             }
-        }
+        })
     }
 
     fn log_if_internal(&self) {
-        if self.status().is_server_error() {
+        // Command failures are logged once, where the command ran.
+        if self.status().is_server_error() && !matches!(self, AppError::Command(_)) {
             tracing::error!(error = %self, "request failed");
         }
     }
@@ -102,7 +123,7 @@ impl IntoResponse for AppError {
             return Redirect::to("/").into_response();
         }
         let status = self.status();
-        let page = crate::pages::error_page(status, self.public_message());
+        let page = crate::pages::error_page(status, &self.public_message());
         let mut resp = (status, Html(page.into_string())).into_response();
         self.decorate(&mut resp);
         resp
@@ -117,6 +138,12 @@ pub struct ApiError(pub AppError);
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         ApiError(e)
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        ApiError(e.into())
     }
 }
 

@@ -8,7 +8,9 @@
 //!
 //! Owns HTTP only: persistence is vigia-store's (its blocking calls run on
 //! tokio's blocking pool), the live frames arrive from the link through
-//! [`LiveHub::publish`]. Errors become HTTP responses in one place,
+//! [`LiveHub::publish`] and its heartbeats through [`LiveHub::seen`]; node
+//! status and commands go through the link's
+//! [`vigia_link::server::Nodes`], given with [`AppState::with_nodes`]. Errors become HTTP responses in one place,
 //! [`error`]; security headers are added to every response in [`headers`].
 //!
 //! Routes (every page and media URL needs a session):
@@ -18,17 +20,22 @@
 //! GET  /captures/{id}          one capture           POST /captures/{id}/delete (admin, CSRF)
 //! GET  /media/{id}/{snapshot.jpg|thumb.jpg|clip.mp4} [?download=1], Range
 //! GET  /live                   cameras               GET /live/{camera}.mjpg
+//! POST /live/{camera}/command  arm/disarm/snapshot (signed in, CSRF)
 //! GET  /api/v1/captures[/{id}] DELETE /api/v1/captures/{id} (admin, X-CSRF-Token)
-//! GET  /api/v1/cameras         GET /api/v1/session
+//! GET  /api/v1/cameras         POST /api/v1/cameras/{id}/commands (X-CSRF-Token)
+//! GET  /api/v1/session
 //! GET  /metrics (loopback or session)   GET /healthz   GET /assets/{name}
 //! ```
 
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod cameras;
+pub mod commands;
 pub mod csrf;
 pub mod error;
 pub mod extract;
+pub mod flash;
 pub mod headers;
 pub mod live;
 pub mod media;
@@ -41,6 +48,8 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_commands;
+#[cfg(test)]
 mod tests_media;
 #[cfg(test)]
 mod testutil;
@@ -50,11 +59,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use cameras::CameraView;
 pub use error::{ApiError, AppError};
 pub use live::{CameraStatus, LiveHub, LiveViewer};
 pub use metrics::WebMetrics;
 pub use server::{serve, serve_tls, ServeError};
-pub use state::{AppState, LoginRateConfig, RateLimit, WebConfig};
+pub use state::{AppState, LoginRateConfig, RateLimit, WebConfig, DEFAULT_COMMAND_TIMEOUT};
 
 async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
@@ -81,12 +91,14 @@ pub fn app(state: AppState) -> Router {
         .route("/media/{id}/{file}", get(media::handler))
         .route("/live", get(live_page::page))
         .route("/live/{file}", get(live_page::stream))
+        .route("/live/{camera}/command", post(live_page::command))
         .route("/api/v1/captures", get(api::captures))
         .route(
             "/api/v1/captures/{id}",
             get(api::capture).delete(api::delete_capture),
         )
         .route("/api/v1/cameras", get(api::cameras))
+        .route("/api/v1/cameras/{id}/commands", post(api::command))
         .route("/api/v1/session", get(api::session))
         .route("/metrics", get(metrics::handler))
         .route("/healthz", get(healthz))

@@ -5,9 +5,12 @@
 //! instead of queueing them: it never delays the publisher or other
 //! viewers, and memory stays one frame per camera however many watch.
 //!
-//! The hub also knows each camera's status (time the last frame arrived,
-//! online if that is within `offline_after_ms` of the injected clock) and
-//! counts viewers per camera. The count is itself a watch
+//! The hub also knows each camera's status and counts viewers per camera.
+//! A camera is online while the newer of its last frame and its last sign
+//! of life ([`LiveHub::seen`]: the node's hello or heartbeat) is at most
+//! `offline_after_ms` old on the injected clock. Frames alone would not
+//! do: a node streams them only while someone watches, so an idle camera
+//! would look dead; heartbeats arrive whether or not anyone watches. The count is itself a watch
 //! ([`LiveHub::viewer_watch`]) so the server's link to a node can send
 //! frames only while someone watches. It does not know about HTTP; the
 //! MJPEG framing lives in [`crate::pages::live`].
@@ -26,6 +29,9 @@ pub struct CameraStatus {
     pub id: CameraId,
     /// When the last frame reached the hub (server clock, ms UTC).
     pub last_frame_ms: Option<i64>,
+    /// When the node last said hello or sent a heartbeat (server clock,
+    /// ms UTC).
+    pub last_seen_ms: Option<i64>,
     pub online: bool,
     pub viewers: usize,
     /// Frames published since the server started.
@@ -37,6 +43,8 @@ struct Slot {
     viewers: watch::Sender<usize>,
     /// `i64::MIN` until the first frame.
     last_frame_ms: AtomicI64,
+    /// `i64::MIN` until the first hello or heartbeat.
+    last_seen_ms: AtomicI64,
     frames: AtomicU64,
 }
 
@@ -46,6 +54,7 @@ impl Slot {
             frame: watch::channel(None).0,
             viewers: watch::channel(0).0,
             last_frame_ms: AtomicI64::new(i64::MIN),
+            last_seen_ms: AtomicI64::new(i64::MIN),
             frames: AtomicU64::new(0),
         }
     }
@@ -74,7 +83,7 @@ impl std::fmt::Debug for LiveHub {
 }
 
 impl LiveHub {
-    /// A camera is online while its last frame is at most
+    /// A camera is online while its last frame or heartbeat is at most
     /// `offline_after_ms` old.
     pub fn new(clock: Arc<dyn Clock>, offline_after_ms: i64) -> Self {
         Self {
@@ -110,6 +119,14 @@ impl LiveHub {
         self.slots().contains_key(camera)
     }
 
+    /// Records a sign of life from the camera's node (its hello or a
+    /// heartbeat), registering the camera if new. Called by the link.
+    pub fn seen(&self, camera: &CameraId) {
+        self.slot(camera)
+            .last_seen_ms
+            .store(self.inner.clock.now_ms(), Ordering::Relaxed);
+    }
+
     /// Replaces the camera's latest frame; never blocks.
     pub fn publish(&self, frame: Frame) {
         let slot = self.slot(&frame.camera);
@@ -143,12 +160,18 @@ impl LiveHub {
         self.slots()
             .iter()
             .map(|(id, s)| {
-                let last = s.last_frame_ms.load(Ordering::Relaxed);
-                let last_frame_ms = (last != i64::MIN).then_some(last);
+                let known = |t: &AtomicI64| {
+                    let t = t.load(Ordering::Relaxed);
+                    (t != i64::MIN).then_some(t)
+                };
+                let last_frame_ms = known(&s.last_frame_ms);
+                let last_seen_ms = known(&s.last_seen_ms);
                 CameraStatus {
                     id: id.clone(),
                     last_frame_ms,
+                    last_seen_ms,
                     online: last_frame_ms
+                        .max(last_seen_ms)
                         .is_some_and(|t| now.saturating_sub(t) <= self.inner.offline_after_ms),
                     viewers: *s.viewers.borrow(),
                     frames: s.frames.load(Ordering::Relaxed),
@@ -275,6 +298,35 @@ mod tests {
             assert_eq!(got.unwrap().seq, seq);
             publisher.await.unwrap();
         }
+    }
+
+    /// Frames flow only while someone watches, so heartbeats alone keep an
+    /// unwatched camera online; when both stop it goes offline.
+    #[test]
+    fn heartbeats_keep_a_camera_online_without_frames() {
+        let clock = SimulatedClock::new(10_000);
+        let hub = LiveHub::new(Arc::new(clock.clone()), 5_000);
+        let cam: CameraId = "porch".parse().unwrap();
+        hub.seen(&cam);
+        let st = &hub.cameras()[0];
+        assert_eq!(
+            (st.online, st.last_seen_ms, st.last_frame_ms),
+            (true, Some(10_000), None)
+        );
+        for _ in 0..3 {
+            clock.advance_ms(4_000);
+            hub.seen(&cam);
+            assert!(hub.cameras()[0].online);
+        }
+        // A frame newer than the last heartbeat also counts.
+        clock.advance_ms(4_000);
+        hub.publish(frame("porch", 1));
+        clock.advance_ms(4_000);
+        let st = &hub.cameras()[0];
+        assert!(st.online);
+        assert_eq!(st.last_seen_ms, Some(22_000));
+        clock.advance_ms(1_001);
+        assert!(!hub.cameras()[0].online);
     }
 
     #[tokio::test]

@@ -1,12 +1,19 @@
 //! `/metrics`: Prometheus text exposition of the store's totals, the live
-//! hub's gauges and the web layer's own counters.
+//! hub's gauges, each camera's node status and the web layer's own
+//! counters.
+//!
+//! Per-camera gauges cover every camera the hub or the link knows. Those
+//! that come from the node's heartbeat (armed, backlog) have no sample
+//! while no heartbeat is known (node not connected, or none yet): an
+//! absent series says "unknown", where a 0 would lie. The last-seen age
+//! has no sample until the first hello or heartbeat.
 //!
 //! Access: requests from a loopback address (a Prometheus agent on the same
 //! host, or an SSH tunnel) are served without a session; anyone else needs
 //! to be signed in. Nothing here is secret, but camera names and activity
 //! are not for the open network.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
@@ -14,6 +21,7 @@ use axum::http::{header, Request};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth;
+use crate::cameras::{self, CameraView};
 use crate::error::{blocking, ApiError, AppError};
 use crate::state::AppState;
 
@@ -34,7 +42,16 @@ impl WebMetrics {
     }
 }
 
-fn metric(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+/// Name, help, and the value for one camera (`None`: no sample).
+type Gauge<'a> = (&'a str, &'a str, &'a dyn Fn(&CameraView) -> Option<f64>);
+
+fn metric<V: Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(String, V)],
+) {
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     for (labels, v) in samples {
@@ -52,7 +69,8 @@ pub async fn handler(
     }
     let store = state.store().clone();
     let stats = blocking(move || store.stats()).await?;
-    let cams = state.live().cameras();
+    let cams = cameras::linked(&state);
+    let now_ms = state.now_ms();
     let mut out = String::new();
     let one = |v: u64| vec![(String::new(), v)];
     metric(
@@ -91,25 +109,64 @@ pub async fn handler(
         &one(state.metrics().login_rate_limited()),
     );
     // Camera ids are [a-z0-9_-] only: no label escaping is needed.
-    let per_cam = |f: &dyn Fn(&crate::live::CameraStatus) -> u64| {
+    let per_cam = |f: &dyn Fn(&CameraView) -> Option<f64>| {
         cams.iter()
-            .map(|c| (format!("{{camera=\"{}\"}}", c.id), f(c)))
+            .filter_map(|c| Some((format!("{{camera=\"{}\"}}", c.status.id), f(c)?)))
             .collect::<Vec<_>>()
     };
-    metric(
-        &mut out,
-        "vigia_live_viewers",
-        "gauge",
-        "Browsers watching a camera live.",
-        &per_cam(&|c| c.viewers as u64),
-    );
-    metric(
-        &mut out,
-        "vigia_camera_online",
-        "gauge",
-        "1 while the camera's live frames arrive.",
-        &per_cam(&|c| u64::from(c.online)),
-    );
+    let flag = |b: bool| if b { 1.0 } else { 0.0 };
+    let gauges: [Gauge<'_>; 8] = [
+        (
+            "vigia_live_viewers",
+            "Browsers watching a camera live.",
+            &|c| Some(c.status.viewers as f64),
+        ),
+        (
+            "vigia_camera_online",
+            "1 while the camera's heartbeats or live frames arrive within the offline timeout.",
+            &|c| Some(flag(c.status.online)),
+        ),
+        (
+            "vigia_camera_connected",
+            "1 while the camera's node holds a control connection.",
+            &|c| Some(flag(c.connected)),
+        ),
+        (
+            "vigia_camera_armed",
+            "1 if the node's last heartbeat said armed, 0 if disarmed.",
+            &|c| c.armed().map(flag),
+        ),
+        (
+            "vigia_camera_backlog_captures",
+            "Captures waiting in the node's outbox, from its last heartbeat.",
+            &|c| c.heartbeat().map(|h| h.backlog.captures as f64),
+        ),
+        (
+            "vigia_camera_backlog_bytes",
+            "Bytes waiting in the node's outbox, from its last heartbeat.",
+            &|c| c.heartbeat().map(|h| h.backlog.bytes as f64),
+        ),
+        (
+            "vigia_camera_backlog_oldest_age_seconds",
+            "Age of the oldest capture in the node's outbox, from its last heartbeat.",
+            &|c| {
+                c.heartbeat()
+                    .map(|h| h.backlog.oldest_age_ms as f64 / 1000.0)
+            },
+        ),
+        (
+            "vigia_camera_last_seen_age_seconds",
+            "Seconds since the node's last hello or heartbeat.",
+            &|c| {
+                c.status
+                    .last_seen_ms
+                    .map(|t| now_ms.saturating_sub(t).max(0) as f64 / 1000.0)
+            },
+        ),
+    ];
+    for (name, help, f) in gauges {
+        metric(&mut out, name, "gauge", help, &per_cam(f));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -1,15 +1,21 @@
-//! The state every handler shares: the store, the live hub, the web
-//! configuration, the clock, the login rate limiter and the counters.
+//! The state every handler shares: the store, the live hub, the connected
+//! nodes (status and commands), the web configuration, the clock, the
+//! login rate limiter and the counters.
 //!
-//! It is one `Arc` so cloning it per request is a reference-count bump.
+//! It is two `Arc`s so cloning it per request is two reference-count
+//! bumps; the link part is separate so [`AppState::with_nodes`] can be a
+//! plain builder step.
 //! Nothing here does I/O by itself; the store's blocking calls are made by
 //! handlers through [`crate::error::blocking`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use vigia_base::Clock;
+use vigia_link::server::Nodes;
 use vigia_store::Store;
 
+use crate::flash::Flashes;
 use crate::live::LiveHub;
 use crate::metrics::WebMetrics;
 use crate::ratelimit::LoginLimiter;
@@ -81,12 +87,23 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: WebMetrics,
     limiter: LoginLimiter,
+    flashes: Flashes,
+}
+
+/// How long a command waits for the node's answer unless
+/// [`AppState::with_command_timeout`] says otherwise.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Link {
+    nodes: Nodes,
+    command_timeout: Duration,
 }
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    link: Arc<Link>,
 }
 
 impl AppState {
@@ -100,8 +117,46 @@ impl AppState {
                 clock,
                 metrics: WebMetrics::default(),
                 limiter,
+                flashes: Flashes::default(),
+            }),
+            link: Arc::new(Link {
+                nodes: Nodes::default(),
+                command_timeout: DEFAULT_COMMAND_TIMEOUT,
             }),
         }
+    }
+
+    /// Uses `nodes` (filled by the server's link) for node status and
+    /// commands. Without it no node is ever connected.
+    pub fn with_nodes(self, nodes: Nodes) -> Self {
+        let command_timeout = self.link.command_timeout;
+        Self {
+            inner: self.inner,
+            link: Arc::new(Link {
+                nodes,
+                command_timeout,
+            }),
+        }
+    }
+
+    /// How long a command from the web waits for the node's answer.
+    pub fn with_command_timeout(self, command_timeout: Duration) -> Self {
+        let nodes = self.link.nodes.clone();
+        Self {
+            inner: self.inner,
+            link: Arc::new(Link {
+                nodes,
+                command_timeout,
+            }),
+        }
+    }
+
+    pub fn nodes(&self) -> &Nodes {
+        &self.link.nodes
+    }
+
+    pub fn command_timeout(&self) -> Duration {
+        self.link.command_timeout
     }
 
     pub fn store(&self) -> &Store {
@@ -126,5 +181,9 @@ impl AppState {
 
     pub(crate) fn limiter(&self) -> &LoginLimiter {
         &self.inner.limiter
+    }
+
+    pub(crate) fn flashes(&self) -> &Flashes {
+        &self.inner.flashes
     }
 }

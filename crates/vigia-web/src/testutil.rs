@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use vigia_base::manifest::{FileEntry, Manifest, Scores, MANIFEST_NAME, MANIFEST_VERSION};
 use vigia_base::{CameraId, CaptureId, SimulatedClock};
+use vigia_link::server::Nodes;
 use vigia_media::{ClipChunk, ClipConfig, ClipEncoder, Yuv420};
 use vigia_store::{Role, Store, StoreConfig};
 
@@ -31,12 +33,18 @@ pub struct Fixture {
     pub _dir: tempfile::TempDir,
     pub store: Store,
     pub clock: SimulatedClock,
+    /// The link's view of connected nodes; tests connect simulated ones.
+    pub nodes: Nodes,
     pub state: AppState,
     pub app: Router,
 }
 
 impl Fixture {
     pub fn new() -> Self {
+        Self::with_command_timeout(Duration::from_secs(5))
+    }
+
+    pub fn with_command_timeout(command_timeout: Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(StoreConfig {
             db_path: dir.path().join("vigia.db"),
@@ -65,12 +73,16 @@ impl Fixture {
             },
             system_name: "Test House".into(),
         };
-        let state = AppState::new(store.clone(), live, config, Arc::new(clock.clone()));
+        let nodes = Nodes::default();
+        let state = AppState::new(store.clone(), live, config, Arc::new(clock.clone()))
+            .with_nodes(nodes.clone())
+            .with_command_timeout(command_timeout);
         let app = app(state.clone());
         Self {
             _dir: dir,
             store,
             clock,
+            nodes,
             state,
             app,
         }

@@ -254,3 +254,111 @@ fn undecodable_frame_is_counted_and_the_clip_goes_on() {
     let clip_frames: u32 = ms[0].files.iter().filter_map(|f| f.frames).sum();
     assert_eq!(clip_frames, 9);
 }
+
+/// A person event: the verdict is reported when it changes and once more
+/// at the end, the manifest carries the label, and the snapshot is the best
+/// person frame with a red box drawn on a copy (the clip keeps the frame).
+#[test]
+fn person_verdict_labels_the_capture_and_draws_the_box_on_the_snapshot() {
+    use crate::detection::{EventLabel, Verdict};
+    let d = tempfile::tempdir().expect("tempdir");
+    let (ob, _) = Outbox::open(d.path(), 1 << 30).expect("open");
+    let (mut r, events) = recorder(&ob);
+    let id = CaptureId::new(0, 7);
+    r.handle(RecorderMsg::Start {
+        capture_id: id.clone(),
+        trigger_ms: 0,
+        frames: vec![frame(0, 0, 60)],
+        trigger_score: 0.5,
+    });
+    let person_frame = frame(3, 300, 90);
+    for i in 1..10u64 {
+        let f = if i == 3 {
+            person_frame.clone()
+        } else {
+            frame(i, i as i64 * 100, 60)
+        };
+        // The motion score favours frame 8; the person sighting must win.
+        let score = if i == 8 { 0.9 } else { 0.2 };
+        r.handle(RecorderMsg::Frame {
+            frame: f,
+            motion_score: score,
+        });
+    }
+    let person = Verdict {
+        label: EventLabel::Person,
+        person_max: 0.8,
+        detections: 3,
+        alarm: true,
+    };
+    r.handle(RecorderMsg::Person {
+        frame: person_frame,
+        score: 0.8,
+        rect: vigia_detect::Rect {
+            x1: 10.0,
+            y1: 8.0,
+            x2: 40.0,
+            y2: 40.0,
+        },
+    });
+    r.handle(RecorderMsg::Verdict(person));
+    r.handle(RecorderMsg::Verdict(person)); // unchanged: not reported again
+    r.handle(RecorderMsg::End {
+        end_ms: 1_000,
+        reason: EndReason::Quiet,
+    });
+
+    let verdicts: Vec<(Verdict, bool)> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            RecorderEvent::Verdict {
+                verdict,
+                final_verdict,
+                capture_id,
+                ..
+            } if *capture_id == id => Some((*verdict, *final_verdict)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verdicts, vec![(person, false), (person, true)]);
+    let ms = committed(&events);
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].label, "person");
+    assert_eq!(ms[0].snapshot_ms, Some(300));
+    let snap = std::fs::read(d.path().join(id.as_str()).join("snapshot.jpg")).expect("snapshot");
+    let img = vigia_media::jpeg::decode_yuv420(&snap).expect("snapshot decodes");
+    let at = |x: usize, y: usize| (img.y[y * 64 + x], img.v[(y / 2) * 32 + x / 2]);
+    let (edge_y, edge_v) = at(10, 20);
+    assert!(edge_v > 200, "box edge is red (V {edge_v}, Y {edge_y})");
+    let (inside_y, inside_v) = at(25, 24);
+    assert!(
+        (i32::from(inside_y) - 90).abs() < 6 && (i32::from(inside_v) - 128).abs() < 6,
+        "inside the box the frame is untouched: Y {inside_y} V {inside_v}"
+    );
+}
+
+/// A motion-only event is labelled motion and reports its final verdict.
+#[test]
+fn motion_event_reports_a_final_motion_verdict() {
+    let d = tempfile::tempdir().expect("tempdir");
+    let (ob, _) = Outbox::open(d.path(), 1 << 30).expect("open");
+    let (mut r, events) = recorder(&ob);
+    record_event(&mut r, CaptureId::new(0, 9), 2, 5, 4);
+    let finals: Vec<bool> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            RecorderEvent::Verdict {
+                verdict,
+                final_verdict: true,
+                ..
+            } => Some(verdict.alarm),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finals, vec![false]);
+    assert_eq!(committed(&events)[0].label, "motion");
+}

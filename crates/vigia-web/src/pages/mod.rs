@@ -56,6 +56,17 @@ pub fn fmt_duration(ms: i64) -> String {
     format!("{:.1} s", ms.max(0) as f64 / 1000.0)
 }
 
+/// A coarse age for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
+pub fn fmt_age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3_600 => format!("{} min", s / 60),
+        3_600..86_400 => format!("{} h {} min", s / 3_600, s % 3_600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3_600),
+    }
+}
+
 /// A hidden form field with the session's CSRF token.
 pub fn csrf_field(user: &User) -> Markup {
     html! { input type="hidden" name=(csrf::FIELD) value=(user.session.csrf_token); }
@@ -153,5 +164,10 @@ mod tests {
         assert_eq!(fmt_bytes(999), "999 B");
         assert_eq!(fmt_bytes(1_500_000), "1.5 MB");
         assert_eq!(fmt_duration(12_345), "12.3 s");
+        assert_eq!(fmt_age(-5), "0 s");
+        assert_eq!(fmt_age(59_999), "59 s");
+        assert_eq!(fmt_age(754_000), "12 min");
+        assert_eq!(fmt_age(11_100_000), "3 h 5 min");
+        assert_eq!(fmt_age(187_200_000), "2 d 4 h");
     }
 }

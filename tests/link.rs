@@ -278,3 +278,85 @@ fn cut_connections_and_a_killed_server_lose_and_duplicate_nothing() {
     stop.store(true, Ordering::Relaxed);
     drain_and_verify(&server, &node_dir, "gate", &reported);
 }
+
+#[test]
+fn a_camera_destroyed_mid_event_leaves_its_first_seconds_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerSetup::new(&dir.path().join("server"));
+    let text = std::fs::read_to_string(&server.config).unwrap();
+    std::fs::write(
+        &server.config,
+        text.replace(
+            "heartbeat_s = 1.0",
+            "heartbeat_s = 1.0\norphan_after_s = 2.0",
+        ),
+    )
+    .unwrap();
+    let node_dir = dir.path().join("node");
+    server.enroll(&node_dir, "shed");
+    let _srv = server.start();
+    // Real time: the synthetic figure walks for several seconds.
+    let camera = "[source]\nkind = \"synthetic\"\nwidth = 384\nheight = 288\n\n[event]\npre_roll_s = 1.0\npost_roll_s = 2.0\n";
+    let cfg = linked_node_config(&node_dir, "shed", server.ssh_port, camera);
+    let mut node = start_node(&cfg);
+    node.wait_for("event started", 1, Duration::from_secs(60));
+    let started = Instant::now();
+    let id = node
+        .seen
+        .iter()
+        .find_map(|l| l.strip_prefix("event started   "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let first = server
+        .data()
+        .join("incoming/shed")
+        .join(&id)
+        .join("clip-000001.m4s");
+    eventually(
+        "the first fragment on the server during the event",
+        Duration::from_secs(30),
+        || first.is_file(),
+    );
+    eprintln!(
+        "seconds-to-safe: first fragment on the server {:.2} s after the event started",
+        started.elapsed().as_secs_f64()
+    );
+    // The thief: the node dies mid-event and never comes back.
+    node.signal(9);
+    let _ = node.child.wait();
+    eventually(
+        "the cut-off capture in the history",
+        Duration::from_secs(60),
+        || server.stored().iter().any(|d| d.ends_with(&id)),
+    );
+    let stored = server
+        .stored()
+        .into_iter()
+        .find(|d| d.ends_with(&id))
+        .unwrap();
+    let m = verify_stored(&stored);
+    assert_eq!(m["end_reason"], "cut_off");
+    assert!(
+        m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "clip-000001.m4s"),
+        "the uploaded fragment is part of the stored capture"
+    );
+    // The camera was only unplugged: back online, its complete capture
+    // replaces the server's reconstruction, still exactly once.
+    drain_and_verify(&server, &node_dir, "shed", &[]);
+    let again: Vec<_> = server
+        .stored()
+        .into_iter()
+        .filter(|d| d.ends_with(&id))
+        .collect();
+    assert_eq!(again.len(), 1);
+    let m = verify_stored(&again[0]);
+    assert_eq!(
+        m["end_reason"], "interrupted",
+        "the node's recovered capture replaced the cut-off one"
+    );
+}

@@ -66,6 +66,21 @@ fn write_manifest(dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+impl StoreHooks {
+    /// Whether the stored capture with this id is one the server completed
+    /// from a cut-off upload.
+    fn was_cut_off(&self, camera: &CameraId, manifest: &Manifest) -> bool {
+        let path = self
+            .store
+            .capture_dir(camera, &manifest.capture_id)
+            .join(MANIFEST_NAME);
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+            .is_some_and(|m| m.end_reason == "cut_off")
+    }
+}
+
 impl ServerHooks for StoreHooks {
     fn commit(
         &self,
@@ -78,7 +93,18 @@ impl ServerHooks for StoreHooks {
         let dir = area.join(manifest.capture_id.as_str());
         write_manifest(&dir, manifest)
             .map_err(|e| retry(format!("writing the manifest on the server: {e}")))?;
-        match self.store.ingest_dir(camera, &dir, self.clock.now_ms()) {
+        let mut result = self.store.ingest_dir(camera, &dir, self.clock.now_ms());
+        if matches!(result, Err(StoreError::Conflict { .. })) && self.was_cut_off(camera, manifest)
+        {
+            // The server completed this capture from a partial upload while
+            // the node was gone; the node's whole capture supersedes it.
+            tracing::info!(camera = %camera, capture = %manifest.capture_id, "replacing a cut-off capture with the node's complete one");
+            if let Err(e) = self.store.delete_capture(&manifest.capture_id) {
+                tracing::error!(error = %e, "cannot remove the cut-off capture");
+            }
+            result = self.store.ingest_dir(camera, &dir, self.clock.now_ms());
+        }
+        match result {
             Ok(_) => {
                 if let Err(e) = std::fs::remove_dir_all(&dir) {
                     tracing::warn!(dir = %dir.display(), error = %e, "ingested capture left in incoming/");

@@ -181,7 +181,12 @@ pub fn start(
     shutdown: Shutdown,
 ) -> anyhow::Result<Services> {
     use anyhow::Context;
-    let mut hw = Hardware::open_real(&cfg.hardware).context("opening the node's hardware")?;
+    // The PIR belongs to the analysis thread (runtime), not to this room.
+    let devices = vigia_hw::HardwareConfig {
+        pir: None,
+        ..cfg.hardware.clone()
+    };
+    let mut hw = Hardware::open_real(&devices).context("opening the node's hardware")?;
     let arming = Arming::open(&cfg.data_dir, cfg.arming.clone(), clock.now_ms())
         .context("opening the arming state")?;
     let buzzer = match (hw.buzzer.take(), &cfg.hardware.buzzer) {

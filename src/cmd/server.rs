@@ -16,7 +16,7 @@ use vigia_config::ServerConfig;
 use vigia_store::{CameraRetention, RetentionPolicy, Store, StoreConfig};
 use vigia_web::{AppState, LiveHub, LoginRateConfig, RateLimit, WebConfig};
 
-use super::incoming::ingest_pass;
+use super::incoming::{complete_orphans, ingest_pass};
 use super::link_hooks::StoreHooks;
 use vigia_link::server::{LinkServer, LinkServerConfig};
 
@@ -165,8 +165,8 @@ impl Server {
             link.wait().await;
             Ok(())
         }));
-        let state =
-            AppState::new(store.clone(), live.clone(), web, clock.clone()).with_nodes(nodes);
+        let state = AppState::new(store.clone(), live.clone(), web, clock.clone())
+            .with_nodes(nodes.clone());
         let app = vigia_web::app(state);
 
         // Open MJPEG streams never end by themselves: close them when
@@ -197,13 +197,19 @@ impl Server {
             cfg.incoming_dir(),
             cfg.ingest_poll_ms,
         );
+        let (poll_nodes, orphan_after_ms) = (nodes, cfg.ssh.orphan_after_ms);
         let ck = clock.clone();
         tasks.push(tokio::spawn(async move {
             let mut warned_full = false;
             loop {
                 let (s, dir, now, lock) = (st.clone(), incoming.clone(), ck.now_ms(), ingest_lock.clone());
+                let connected = poll_nodes.clone();
                 let pass = move || {
                     let _g = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    let is_connected = |c: &vigia_base::CameraId| connected.get(c).is_some();
+                    if let Err(e) = complete_orphans(&dir, now, orphan_after_ms, &is_connected) {
+                        tracing::error!(error = %e, "completing cut-off captures");
+                    }
                     ingest_pass(&s, &dir, now)
                 };
                 match tokio::task::spawn_blocking(pass).await {

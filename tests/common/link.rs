@@ -332,3 +332,263 @@ impl Web {
         panic!("no live frame within {limit:?}");
     }
 }
+
+/// As [`Running::spawn`], with stderr (the tracing log) written to `log`
+/// so a test can look for what the process logged.
+pub fn spawn_logged(mut cmd: std::process::Command, log: &Path) -> Running {
+    use std::io::BufRead;
+    let file = std::fs::File::create(log).expect("create log file");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(file)
+        .spawn()
+        .expect("spawn vigia");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Running {
+        child,
+        lines: rx,
+        seen: Vec::new(),
+    }
+}
+
+impl ServerSetup {
+    /// As [`ServerSetup::start`], with the server's log written to `log`.
+    pub fn start_logged(&self, log: &Path) -> Running {
+        let mut cmd = vigia();
+        cmd.args(["server", "--config"]).arg(&self.config);
+        let mut s = spawn_logged(cmd, log);
+        s.wait_for("nodes connect over SSH", 1, Duration::from_secs(60));
+        s
+    }
+}
+
+/// `vigia keygen` into `node_dir/node_key` without authorizing it.
+pub fn keygen(node_dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(node_dir).expect("mkdir");
+    let key = node_dir.join("node_key");
+    let out = vigia()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .output()
+        .expect("keygen");
+    assert!(
+        out.status.success(),
+        "keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    key
+}
+
+/// An OpenSSH tool (`ssh`, `sftp`, `scp`, `ssh-keygen`, `sshd`), failing
+/// clearly when it is not installed.
+pub fn openssh(tool: &str) -> std::process::Command {
+    let path = ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+        .iter()
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{tool} missing: run the tests through scripts/test.sh, which installs OpenSSH")
+        });
+    std::process::Command::new(path)
+}
+
+/// Options that make an OpenSSH client non-interactive, deaf to the
+/// user's own configuration and agent, and accept the test server's key.
+pub fn openssh_opts(key: &Path) -> Vec<String> {
+    [
+        "-F",
+        "/dev/null",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "LogLevel=ERROR",
+        "-i",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([key.display().to_string()])
+    .collect()
+}
+
+/// Runs `sftp -b` with `batch` as the command file.
+pub fn sftp_batch(key: &Path, port: u16, user: &str, batch: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("batch");
+    std::fs::write(&file, batch).expect("write batch");
+    openssh("sftp")
+        .args(openssh_opts(key))
+        .arg("-b")
+        .arg(&file)
+        .args(["-P", &port.to_string()])
+        .arg(format!("{user}@127.0.0.1"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sftp")
+}
+
+/// The login name of the user running the tests.
+pub fn current_user() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `SHA256:…` fingerprint of a public key file, as `ssh-keygen -l` says.
+pub fn openssh_fingerprint(pub_key: &Path) -> String {
+    let out = openssh("ssh-keygen")
+        .arg("-lf")
+        .arg(pub_key)
+        .output()
+        .expect("ssh-keygen -l");
+    assert!(out.status.success(), "ssh-keygen -lf {}", pub_key.display());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("fingerprint field")
+        .to_string()
+}
+
+/// `ssh-keygen -t <kind>` without a passphrase into `path` (+ `.pub`).
+pub fn openssh_keygen(path: &Path, kind: &[&str]) {
+    let out = openssh("ssh-keygen")
+        .args(["-q", "-N", "", "-C", "vigia-test", "-t"])
+        .args(kind)
+        .arg("-f")
+        .arg(path)
+        .output()
+        .expect("ssh-keygen");
+    assert!(
+        out.status.success(),
+        "ssh-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A stock OpenSSH server on a free loopback port, with its own host key
+/// and configuration in `dir`, letting the current user in with the keys in
+/// `authorized_keys` only. Stopped when dropped.
+pub struct Sshd {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub host_key_pub: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Sshd {
+    pub fn start(dir: &Path, authorized_keys: &Path) -> Sshd {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let host_key = dir.join("ssh_host_ed25519_key");
+        openssh_keygen(&host_key, &["ed25519"]);
+        let root = current_user() == "root";
+        if root {
+            // Privilege separation needs it; Debian creates it only when
+            // the packaged service starts.
+            std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
+        }
+        let port = free_port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {hk}\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {ak}\nPubkeyAuthentication yes\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n{root}\
+                 Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+                hk = host_key.display(),
+                d = dir.display(),
+                ak = authorized_keys.display(),
+                root = if root {
+                    "PermitRootLogin prohibit-password\n"
+                } else {
+                    ""
+                },
+            ),
+        )
+        .expect("write sshd_config");
+        let log = dir.join("sshd.log");
+        let child = openssh("sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .args(["-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("sshd log"))
+            .spawn()
+            .expect("start sshd");
+        let mut sshd = Sshd {
+            child,
+            port,
+            host_key_pub: keys_pub(&host_key),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = sshd.child.try_wait() {
+                panic!(
+                    "sshd exited with {status}: {}",
+                    std::fs::read_to_string(&sshd.log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "sshd did not listen within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sshd
+    }
+}
+
+fn keys_pub(private: &Path) -> PathBuf {
+    let mut p = private.as_os_str().to_owned();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every path under `root` (not following symlinks), relative to it.
+pub fn tree(root: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p.clone());
+            }
+            out.insert(p.strip_prefix(root).expect("under root").to_path_buf());
+        }
+    }
+    out
+}
+
+/// Writes a control/live frame: 4-byte big-endian length, then the body.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut v = (body.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(body);
+    v
+}

@@ -113,6 +113,72 @@ impl Manifest {
     }
 }
 
+pub const JOURNAL_NAME: &str = "event.json";
+
+/// The journal of a capture being recorded (`event.json`), rewritten after
+/// every file the recorder finishes. It lets a capture cut short — the
+/// node crashed, lost power, or was smashed mid-event — be completed from
+/// the files that were finished: by the node's start-up recovery from its
+/// outbox, or by the server from the files already uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    pub version: u32,
+    pub capture_id: CaptureId,
+    pub camera: CameraId,
+    /// First trigger, ms since the Unix epoch (UTC).
+    pub trigger_ms: i64,
+    /// First frame of the clip (trigger minus the pre-roll available).
+    pub start_ms: i64,
+    pub files: Vec<FileEntry>,
+}
+
+impl Journal {
+    /// The manifest of a capture cut short, from the files actually present
+    /// (name, size and sha256 as found). Timing comes from the journal's
+    /// entry of the same file when its sha256 matches.
+    pub fn complete(&self, present: Vec<FileEntry>, end_reason: &str) -> Manifest {
+        let mut files: std::collections::BTreeMap<FileKind, FileEntry> = Default::default();
+        for mut f in present {
+            let Some(kind) = FileKind::from_file_name(&f.name) else {
+                continue;
+            };
+            if let Some(j) = self
+                .files
+                .iter()
+                .find(|j| j.name == f.name && j.sha256 == f.sha256)
+            {
+                f.start_ms = j.start_ms;
+                f.duration_ms = j.duration_ms;
+                f.frames = j.frames;
+            }
+            f.kind = kind.label().into();
+            files.insert(kind, f);
+        }
+        let end_ms = files
+            .values()
+            .filter_map(|f| Some(f.start_ms? + i64::from(f.duration_ms?)))
+            .max()
+            .unwrap_or(self.trigger_ms)
+            .max(self.start_ms);
+        Manifest {
+            version: MANIFEST_VERSION,
+            capture_id: self.capture_id.clone(),
+            camera: self.camera.clone(),
+            trigger_ms: self.trigger_ms,
+            start_ms: self.start_ms,
+            end_ms,
+            start_utc: crate::clock::format_utc_ms(self.start_ms),
+            end_utc: crate::clock::format_utc_ms(end_ms),
+            label: "motion".into(),
+            scores: Scores::default(),
+            frames: files.values().filter_map(|f| f.frames).sum(),
+            snapshot_ms: None,
+            end_reason: end_reason.into(),
+            files: files.into_values().collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -171,6 +171,11 @@ pub struct RawSsh {
     pub authorized_keys: Option<String>,
     /// Seconds between a node's heartbeats. Default 5.
     pub heartbeat_s: f32,
+    /// A capture whose upload stopped mid-event (no manifest) while its node
+    /// stays disconnected this long is completed from the files it sent and
+    /// shown in the history (end reason `cut_off`): the camera may have been
+    /// destroyed. Default 600.
+    pub orphan_after_s: f32,
 }
 
 impl Default for RawSsh {
@@ -180,6 +185,7 @@ impl Default for RawSsh {
             host_key: None,
             authorized_keys: None,
             heartbeat_s: 5.0,
+            orphan_after_s: 600.0,
         }
     }
 }
@@ -190,6 +196,7 @@ pub struct SshConfig {
     pub host_key: PathBuf,
     pub authorized_keys: PathBuf,
     pub heartbeat_ms: u64,
+    pub orphan_after_ms: i64,
 }
 
 impl RawSsh {
@@ -205,6 +212,13 @@ impl RawSsh {
                 "must be within 0.5..=60",
             ));
         }
+        let orphan = self.orphan_after_s;
+        if !orphan.is_finite() || !(1.0..=604_800.0).contains(&orphan) {
+            return Err(ConfigError::invalid(
+                "ssh.orphan_after_s",
+                "must be within 1..=604800",
+            ));
+        }
         Ok(SshConfig {
             listen,
             host_key: self.host_key.as_deref().map_or_else(
@@ -216,6 +230,7 @@ impl RawSsh {
                 .as_deref()
                 .map_or_else(|| data_dir.join("authorized_keys"), |p| resolve(base, p)),
             heartbeat_ms: (f64::from(hb) * 1000.0) as u64,
+            orphan_after_ms: (f64::from(orphan) * 1000.0) as i64,
         })
     }
 }
@@ -288,7 +303,9 @@ mod tests {
     #[test]
     fn example_link_section_matches_the_defaults() {
         let text = include_str!("../../../config/node.example.toml");
-        let start = text.find("# [link]").expect("a [link] section in the example");
+        let start = text
+            .find("# [link]")
+            .expect("a [link] section in the example");
         let section: String = text[start..]
             .lines()
             .skip(1)
@@ -300,7 +317,9 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         let raw: RawLink = toml::from_str(&section).expect("the example's [link] keys parse");
-        let c = raw.validate(Path::new("/b"), Path::new("/d"), "front-door").unwrap();
+        let c = raw
+            .validate(Path::new("/b"), Path::new("/d"), "front-door")
+            .unwrap();
         let d = RawLink {
             server: raw.server.clone(),
             ..toml::from_str("server = \"x\"").unwrap()

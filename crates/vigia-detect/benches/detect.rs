@@ -85,7 +85,7 @@ fn main() {
             let (ms, _) = time(min, || {
                 postprocess(&anchors, &boxes, &logits, 2, 1, PostProcess::default())
             });
-            println!("  SSD decode + NMS (Rust)           {:7.3} ms", ms);
+            println!("  SSD decode + NMS (Rust)           {ms:7.3} ms");
             // The node's path: decode the frame, look at a motion region
             // (a pedestrian-sized box) and, when large, the whole frame.
             let small = plan_views(

@@ -63,6 +63,8 @@ pub struct Analyzer {
     detection: Option<DetectionStage>,
     alarm_on: AlarmOn,
     last_verdict: Option<Verdict>,
+    /// PIR + software motion, when a PIR is fitted.
+    fusion: Option<vigia_vision::TriggerFusion>,
 }
 
 impl Analyzer {
@@ -91,7 +93,24 @@ impl Analyzer {
             detection: None,
             alarm_on: AlarmOn::default(),
             last_verdict: None,
+            fusion: None,
         })
+    }
+
+    /// Combines a PIR sensor with software motion by `params.rule`; feed
+    /// its edges with [`Analyzer::pir`].
+    pub fn set_fusion(&mut self, params: vigia_vision::FusionParams) {
+        self.fusion = Some(vigia_vision::TriggerFusion::new(params));
+    }
+
+    /// A PIR edge (motion start or end), in the frames' clock.
+    pub fn pir(&mut self, event: vigia_hw::PirEvent) {
+        if let Some(f) = &mut self.fusion {
+            match event {
+                vigia_hw::PirEvent::MotionStart { at_ms } => f.pir_start(at_ms),
+                vigia_hw::PirEvent::MotionEnd { at_ms, .. } => f.pir_end(at_ms),
+            }
+        }
     }
 
     /// Sets up person detection from `[detect]`: loads the model (logging
@@ -203,7 +222,14 @@ impl Analyzer {
             self.stats.motion_frames += 1;
         }
         let t = frame.captured_ms;
-        let action = self.events.on_frame(t, motion.motion, motion.triggered);
+        let (moving, trigger) = match &mut self.fusion {
+            Some(f) => {
+                let fused = f.frame(t, motion.motion, motion.triggered);
+                (fused.motion, fused.trigger)
+            }
+            None => (motion.motion, motion.triggered),
+        };
+        let action = self.events.on_frame(t, moving, trigger);
         let mut ended = None;
         // Offered before the frame moves on; the detector decodes it at full
         // resolution only when the rate limit lets it through.
@@ -320,7 +346,83 @@ pub fn auto_scale(width: u32) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::auto_scale;
+    use super::*;
+    use vigia_media::synthetic::{SceneConfig, SceneScript, SyntheticScene};
+    use vigia_vision::{FusionParams, TriggerRule};
+
+    /// A quiet scene (no figure) at 10 fps, as JPEG frames.
+    fn quiet_frames(n: u64) -> Vec<Frame> {
+        let mut scene = SyntheticScene::new(SceneConfig {
+            width: 192,
+            height: 144,
+            script: SceneScript::quiet(),
+            ..Default::default()
+        });
+        (0..n)
+            .map(|i| Frame {
+                camera: "cam".parse().unwrap(),
+                seq: i,
+                captured_ms: 1_700_000_000_000 + i as i64 * 100,
+                width: 192,
+                height: 144,
+                jpeg: vigia_media::jpeg::encode_jpeg_yuv(&scene.render(i), 80)
+                    .unwrap()
+                    .into(),
+            })
+            .collect()
+    }
+
+    fn run(rule: Option<TriggerRule>, pir_at: Option<u64>) -> usize {
+        let mut a = Analyzer::new(
+            "cam".parse().unwrap(),
+            None,
+            MotionParams::default(),
+            EventSettings::default(),
+            false,
+        )
+        .unwrap();
+        if let Some(rule) = rule {
+            a.set_fusion(FusionParams {
+                rule,
+                ..Default::default()
+            });
+        }
+        let mut out = Vec::new();
+        let mut starts = 0;
+        for f in quiet_frames(60) {
+            if Some(f.seq) == pir_at {
+                a.pir(vigia_hw::PirEvent::MotionStart {
+                    at_ms: f.captured_ms,
+                });
+            }
+            let o = a.process(f, &mut out).unwrap();
+            if matches!(o.action, EventAction::Start { .. }) {
+                starts += 1;
+            }
+        }
+        starts
+    }
+
+    #[test]
+    fn a_pir_edge_starts_an_event_by_the_configured_rule() {
+        assert_eq!(
+            run(None, Some(30)),
+            0,
+            "no fusion: the PIR is not consulted"
+        );
+        assert_eq!(run(Some(TriggerRule::Pir), None), 0, "quiet scene, no PIR");
+        assert_eq!(
+            run(Some(TriggerRule::Pir), Some(30)),
+            1,
+            "rule pir: the PIR alone starts one"
+        );
+        assert_eq!(run(Some(TriggerRule::PirOrVision), Some(30)), 1);
+        assert_eq!(
+            run(Some(TriggerRule::PirAndVision), Some(30)),
+            0,
+            "rule pir_and_vision: the PIR alone is not enough"
+        );
+    }
 
     #[test]
     fn auto_scale_keeps_at_least_96_pixels() {

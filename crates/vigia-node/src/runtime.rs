@@ -37,6 +37,8 @@ pub enum NodeError {
     Capture(#[from] CaptureError),
     #[error("motion detector: {0}")]
     Vision(#[from] vigia_vision::VisionError),
+    #[error("PIR sensor: {0}")]
+    Pir(#[from] vigia_hw::HwError),
     #[error("starting thread {name}: {source}")]
     Thread {
         name: &'static str,
@@ -116,6 +118,29 @@ pub async fn run_node(
             source,
         })?;
 
+    // A PIR sensor feeds the analysis thread's trigger fusion. It is opened
+    // here (not with the other devices) because its edges must reach the
+    // event machine in frame order.
+    let mut pir_rx = None;
+    if let Some(pir) = &cfg.hardware.pir {
+        let input = vigia_hw::gpio::GpioPir::open(pir.line.clone(), pir.bias)?;
+        let (tx, rx) = mpsc::channel(64);
+        vigia_hw::pir::spawn_pir_monitor(
+            Box::new(input),
+            pir.params,
+            Arc::new(vigia_base::RealClock),
+            shutdown.clone(),
+            tx,
+        )
+        .map_err(|source| NodeError::Thread {
+            name: "pir",
+            source,
+        })?;
+        analyzer.set_fusion(cfg.trigger);
+        pir_rx = Some(rx);
+        tracing::info!(rule = %cfg.trigger.rule, "PIR sensor fused with software motion");
+    }
+
     let (frame_tx, mut frame_rx) = mpsc::channel::<Frame>(ANALYSIS_QUEUE);
     let p = pipeline.clone();
     let analysis_thread = std::thread::Builder::new()
@@ -123,6 +148,11 @@ pub async fn run_node(
         .spawn(move || {
             let mut out = Vec::new();
             while let Some(frame) = frame_rx.blocking_recv() {
+                if let Some(rx) = &mut pir_rx {
+                    while let Ok(e) = rx.try_recv() {
+                        analyzer.pir(e);
+                    }
+                }
                 let t0 = Instant::now();
                 let seq = frame.seq;
                 if let Err(e) = analyzer.process(frame, &mut out) {

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use vigia_base::manifest::Manifest;
+use vigia_base::manifest::{Manifest, JOURNAL_NAME};
 use vigia_base::{Backoff, CaptureId, Shutdown};
 
 use crate::outbox::{Outbox, OutboxEntry};
@@ -182,7 +182,13 @@ async fn pass(
             return Pass::Failed;
         }
         let Some(manifest) = &entry.manifest else {
-            // Still recording: the rest comes when the outbox changes.
+            // Still recording: ship the journal too, so the server can make
+            // a capture of these files should the node never come back.
+            // The rest comes when the outbox changes.
+            if let Err(e) = send_journal(entry, transport, st).await {
+                tracing::warn!(capture = %entry.id, error = %e, "upload interrupted; will resume");
+                return Pass::Failed;
+            }
             continue;
         };
         match transport.commit(manifest, &entry.dir).await {
@@ -229,6 +235,28 @@ async fn pass(
         }
     }
     Pass::Done
+}
+
+async fn send_journal(
+    entry: &OutboxEntry,
+    transport: &dyn Transport,
+    st: &mut State,
+) -> Result<(), TransportError> {
+    use sha2::{Digest, Sha256};
+    let path = entry.dir.join(JOURNAL_NAME);
+    let Ok(bytes) = tokio::fs::read(&path).await else {
+        // Committed (and the journal removed) meanwhile: nothing to do.
+        return Ok(());
+    };
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let key = (entry.id.clone(), JOURNAL_NAME.to_string());
+    if st.sent.get(&key) != Some(&sha) {
+        transport
+            .put_file(&entry.id, JOURNAL_NAME, &path, true)
+            .await?;
+        st.sent.insert(key, sha);
+    }
+    Ok(())
 }
 
 async fn send_files(

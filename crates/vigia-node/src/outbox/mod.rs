@@ -32,7 +32,6 @@ pub mod durable;
 pub mod manifest;
 mod scan;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -274,70 +273,30 @@ impl Outbox {
             Ok(Some(j)) if &j.capture_id == id => j,
             _ => return Ok(false),
         };
-        let mut files: BTreeMap<FileKind, FileEntry> = BTreeMap::new();
-        for f in &journal.files {
-            if let Some(kind) = FileKind::from_file_name(&f.name) {
-                files.insert(kind, f.clone());
-            }
-        }
-        // Files finished after the journal's last rewrite are complete too
-        // (they were fsynced before their rename): hash them now.
+        // Every finished file on disk counts (each was fsynced before its
+        // rename), including those finished after the journal's last rewrite.
+        let mut present = Vec::new();
         let entries = fs::read_dir(path).map_err(|e| OutboxError::io(path, e))?;
         for e in entries {
             let e = e.map_err(|e| OutboxError::io(path, e))?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(kind) = FileKind::from_file_name(&name) else {
+            if FileKind::from_file_name(&name).is_none() {
                 continue;
-            };
-            let bytes = fs::read(e.path()).map_err(|err| OutboxError::io(&e.path(), err))?;
-            let sha = sha256_hex(&bytes);
-            match files.get(&kind) {
-                Some(f) if f.sha256 == sha => {}
-                _ => {
-                    files.insert(
-                        kind,
-                        FileEntry {
-                            name,
-                            kind: kind.label().into(),
-                            bytes: bytes.len() as u64,
-                            sha256: sha,
-                            start_ms: None,
-                            duration_ms: None,
-                            frames: None,
-                        },
-                    );
-                }
             }
+            let bytes = fs::read(e.path()).map_err(|err| OutboxError::io(&e.path(), err))?;
+            present.push(FileEntry {
+                name,
+                kind: String::new(),
+                bytes: bytes.len() as u64,
+                sha256: sha256_hex(&bytes),
+                start_ms: None,
+                duration_ms: None,
+                frames: None,
+            });
         }
-        // Keep only files that exist on disk.
-        files.retain(|k, _| path.join(k.file_name()).is_file());
         // A clip is only playable from its init segment; fragments without it
         // are still evidence, so they stay listed.
-        let end_ms = files
-            .values()
-            .filter_map(|f| Some(f.start_ms? + i64::from(f.duration_ms?)))
-            .max()
-            .unwrap_or(journal.trigger_ms);
-        let frames = files.values().filter_map(|f| f.frames).sum();
-        let manifest = Manifest {
-            version: MANIFEST_VERSION,
-            capture_id: journal.capture_id.clone(),
-            camera: journal.camera.clone(),
-            trigger_ms: journal.trigger_ms,
-            start_ms: journal.start_ms,
-            end_ms,
-            start_utc: vigia_base::clock::format_utc_ms(journal.start_ms),
-            end_utc: vigia_base::clock::format_utc_ms(end_ms),
-            label: "motion".into(),
-            scores: Scores {
-                motion_max: 0.0,
-                motion_mean: 0.0,
-            },
-            frames,
-            snapshot_ms: None,
-            end_reason: "interrupted".into(),
-            files: files.into_values().collect(),
-        };
+        let manifest = journal.complete(present, "interrupted");
         write_json(path, MANIFEST_NAME, &manifest)?;
         Ok(true)
     }

@@ -193,10 +193,13 @@ impl Poller {
                 skip_backlog = false;
                 continue;
             }
+            // `from` drops updates confirmed by an earlier batch; `ran`
+            // drops a repeat within this one.
+            let mut ran = HashSet::new();
             for u in updates {
                 // Telegram never resends a confirmed update; a misbehaving
                 // proxy or API clone might, and a replay must not run.
-                if from.is_some_and(|o| u.update_id < o) {
+                if from.is_some_and(|o| u.update_id < o) || !ran.insert(u.update_id) {
                     tracing::warn!(
                         update_id = u.update_id,
                         "telegram: ignoring a replayed update"

@@ -177,6 +177,7 @@ async fn accept_loop(listener: TcpListener, ssh: Arc<russh::server::Config>, sha
                 peer,
                 camera: None,
                 channels: Default::default(),
+                sftp_channels: Default::default(),
             };
             let session = match russh::server::run_stream(ssh, socket, handler).await {
                 Ok(s) => s,
@@ -214,6 +215,8 @@ struct SessionHandler {
     /// Set once a key bound to this camera has authenticated.
     camera: Option<CameraId>,
     channels: std::collections::HashMap<ChannelId, Channel<Msg>>,
+    /// Channels running the SFTP subsystem, which get an exit status.
+    sftp_channels: std::collections::HashSet<ChannelId>,
 }
 
 impl SessionHandler {
@@ -266,6 +269,7 @@ impl russh::server::Handler for SessionHandler {
         if self.authorized(user, offer.public_key).is_some() {
             Ok(Auth::Accept)
         } else {
+            tracing::warn!(peer = %self.peer, user = ?user, key = %keys::fingerprint(offer.public_key), "unknown key or key not bound to this user; refused");
             Ok(reject_publickey_only())
         }
     }
@@ -317,6 +321,7 @@ impl russh::server::Handler for SessionHandler {
                 let area = shared.cfg.incoming.join(camera.as_str());
                 let handler = ConfinedSftp::new(area, shared.cfg.sftp.clone());
                 session.channel_success(id)?;
+                self.sftp_channels.insert(id);
                 tokio::spawn(async move {
                     russh_sftp::server::run(channel.into_stream(), handler).await;
                 });
@@ -348,6 +353,23 @@ impl russh::server::Handler for SessionHandler {
         tracing::warn!(peer = %self.peer, command = ?String::from_utf8_lossy(&data[..data.len().min(64)]), "exec refused (use SFTP)");
         self.channels.remove(&id);
         session.channel_failure(id)?;
+        Ok(())
+    }
+
+    /// OpenSSH's `scp` and `ssh -s sftp` wait for the subsystem's exit
+    /// status, as sshd sends when its sftp-server exits; without one, scp
+    /// reports failure after a complete upload. A client sends EOF once it
+    /// has its replies, so the session is over.
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.sftp_channels.remove(&channel) {
+            session.exit_status_request(channel, 0)?;
+            session.eof(channel)?;
+            session.close(channel)?;
+        }
         Ok(())
     }
 

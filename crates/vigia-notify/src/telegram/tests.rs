@@ -337,8 +337,17 @@ async fn rate_limit_retry_after_is_honoured_and_5xx_retried() {
         .map(|r| r.status)
         .collect();
     assert_eq!(texts, [502, 200]);
-    let s = node.handle.stats().telegram;
-    assert_eq!((s.sent, s.retries, s.failed), (2, 2, 0));
+    // The fake records a request before the client has read its answer
+    // and counted it: wait for the counters to settle.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let s = node.handle.stats().telegram;
+        if (s.sent, s.retries, s.failed) == (2, 2, 0) || tokio::time::Instant::now() > deadline {
+            assert_eq!((s.sent, s.retries, s.failed), (2, 2, 0));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     node.stop().await;
 }
 

@@ -23,25 +23,6 @@ const FAST_CAMERA: &str = "[source]\nkind = \"synthetic\"\nrealtime = false\nwid
 const QUIET_CAMERA: &str =
     "[source]\nkind = \"synthetic\"\nscene = \"quiet\"\nwidth = 384\nheight = 288\n";
 
-fn outbox_captures(node_dir: &Path) -> usize {
-    std::fs::read_dir(node_dir.join("data/outbox"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn saved_ids(node: &Running) -> Vec<String> {
-    node.seen
-        .iter()
-        .filter_map(|l| l.strip_prefix("capture saved   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 /// Runs the node on a quiet scene until its outbox is empty, then checks
 /// every stored capture and that each id the nodes reported is stored.
 fn drain_and_verify(server: &ServerSetup, node_dir: &Path, camera: &str, reported: &[String]) {

@@ -42,25 +42,6 @@ fn manifest_of(capture: &Path) -> serde_json::Value {
         .expect("manifest json")
 }
 
-fn outbox_captures(node_dir: &Path) -> usize {
-    std::fs::read_dir(node_dir.join("data/outbox"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-fn saved_ids(node: &Running) -> Vec<String> {
-    node.seen
-        .iter()
-        .filter_map(|l| l.strip_prefix("capture saved   "))
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
 fn text(out: &std::process::Output) -> String {
     format!(
         "status {}\nstdout: {}\nstderr: {}",

@@ -62,18 +62,7 @@ impl ServerSetup {
     /// Makes a node key with `vigia keygen` and authorizes it with
     /// `vigia authorize`; returns the private key's path.
     pub fn enroll(&self, node_dir: &Path, camera: &str) -> PathBuf {
-        std::fs::create_dir_all(node_dir).expect("mkdir");
-        let key = node_dir.join("node_key");
-        let out = vigia()
-            .args(["keygen", "--out"])
-            .arg(&key)
-            .output()
-            .expect("keygen");
-        assert!(
-            out.status.success(),
-            "keygen: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let key = keygen(node_dir);
         let out = vigia()
             .arg("authorize")
             .arg(node_dir.join("node_key.pub"))
@@ -591,4 +580,25 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
     let mut v = (body.len() as u32).to_be_bytes().to_vec();
     v.extend_from_slice(body);
     v
+}
+
+/// Captures (complete or in progress) still in a node's outbox.
+pub fn outbox_captures(node_dir: &Path) -> usize {
+    std::fs::read_dir(node_dir.join("data/outbox"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Capture ids the node reported saved on stdout.
+pub fn saved_ids(node: &Running) -> Vec<String> {
+    node.seen
+        .iter()
+        .filter_map(|l| l.strip_prefix("capture saved   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }

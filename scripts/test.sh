@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v ffmpeg >/dev/null || need_pkgs+=(ffmpeg)           # video file source, clip checks (ffprobe)
-[ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 \
-    || need_pkgs+=(libclang-dev)                               # v4l crate's bindgen
+compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null \
+    || need_pkgs+=(libclang-dev)                               # v4l crate's bindgen (libclang-cpp does not do)
 command -v pkg-config >/dev/null || need_pkgs+=(pkg-config)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)              # browser end-to-end tests
 command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)

@@ -1,7 +1,9 @@
 //! `vigia detect IMAGE_OR_VIDEO...`: the person detector alone, on still
 //! images (JPEG, PNG) and on sampled frames of videos (anything ffmpeg
-//! reads). One line per image or frame; with `--json`,
-//! `{"file","frame","person_score","boxes":[[x1,y1,x2,y2,score],…],"ms"}`
+//! reads), looking at the whole image and confirming a candidate the way
+//! the node does (`--raw`: the first look only). One line per image or
+//! frame; with `--json`,
+//! `{"file","frame","person_score","candidate_score","boxes":[[x1,y1,x2,y2,score],…],"ms"}`
 //! with boxes in source pixels. The harness for accuracy tests.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use vigia_capture::FrameSource;
-use vigia_detect::{Detections, PersonDetector, RgbImage, View};
+use vigia_detect::{Detections, LookPolicy, PersonDetector, RgbImage};
 
 #[derive(clap::Args)]
 pub struct DetectArgs {
@@ -36,6 +38,10 @@ pub struct DetectArgs {
     /// Inference threads (default: detect.threads of --config, else 1).
     #[arg(long)]
     threads: Option<usize>,
+    /// Report the model's first look only, without the node's second look
+    /// at a candidate (see vigia_detect::look).
+    #[arg(long)]
+    raw: bool,
 }
 
 pub fn run(a: DetectArgs) -> anyhow::Result<()> {
@@ -66,17 +72,28 @@ pub fn run(a: DetectArgs) -> anyhow::Result<()> {
         min_score: a.min_score,
         ..Default::default()
     });
+    let threshold = settings.as_ref().map_or_else(
+        || vigia_config::DetectSettings::default().threshold,
+        |s| s.threshold,
+    );
+    let out = Output {
+        json: a.json,
+        policy: LookPolicy {
+            confirm_at: (!a.raw).then_some(threshold),
+            ..LookPolicy::confirming(threshold)
+        },
+    };
     let mut rt = None;
     for input in &a.inputs {
         let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
         match vigia_detect::image::decode_image(&bytes) {
-            Ok(img) => report(&mut det, &img, input, None, a.json)?,
+            Ok(img) => report(&mut det, &img, input, None, out)?,
             Err(vigia_detect::DetectError::UnsupportedFormat) => {
                 if rt.is_none() {
                     rt = Some(super::runtime()?);
                 }
                 if let Some(rt) = &rt {
-                    rt.block_on(video(&mut det, input, a.every.max(1), a.json))?;
+                    rt.block_on(video(&mut det, input, a.every.max(1), out))?;
                 }
             }
             Err(e) => return Err(e).with_context(|| format!("decoding {}", input.display())),
@@ -85,11 +102,18 @@ pub fn run(a: DetectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How results are looked for and printed.
+#[derive(Clone, Copy)]
+struct Output {
+    json: bool,
+    policy: LookPolicy,
+}
+
 async fn video(
     det: &mut dyn PersonDetector,
     path: &Path,
     every: u64,
-    json: bool,
+    out: Output,
 ) -> anyhow::Result<()> {
     let camera = "detect".parse().context("camera id")?;
     let cfg = vigia_capture::file::FileSourceConfig::new(camera, path);
@@ -107,7 +131,7 @@ async fn video(
         }
         let img = vigia_detect::image::decode_jpeg(&frame.jpeg)
             .with_context(|| format!("{} frame {i}", path.display()))?;
-        report(det, &img, path, Some(i), json)?;
+        report(det, &img, path, Some(i), out)?;
     }
     Ok(())
 }
@@ -117,11 +141,10 @@ fn report(
     img: &RgbImage,
     file: &Path,
     frame: Option<u64>,
-    json: bool,
+    Output { json, policy }: Output,
 ) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let d: Detections = det
-        .detect(img, &View::Full)
+    let d: Detections = vigia_detect::look(det, img, None, policy)
         .with_context(|| format!("detecting in {}", file.display()))?;
     let ms = t0.elapsed().as_secs_f64() * 1000.0;
     let round = |v: f32| (f64::from(v) * 10.0).round() / 10.0;
@@ -143,6 +166,7 @@ fn report(
             "file": file.display().to_string(),
             "frame": frame,
             "person_score": (f64::from(d.person_score) * 10000.0).round() / 10000.0,
+            "candidate_score": (f64::from(d.candidate_score) * 10000.0).round() / 10000.0,
             "boxes": boxes,
             "ms": (ms * 10.0).round() / 10.0,
         })

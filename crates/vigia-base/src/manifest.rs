@@ -81,6 +81,18 @@ pub struct Scores {
     pub motion_max: f32,
     /// Mean motion score over the event's motion frames.
     pub motion_mean: f32,
+    /// Best person probability over the event's detections. Absent when no
+    /// detection ran (no model on the node, or the event ended first), so a
+    /// reader can tell "not a person" from "not looked at".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_max: Option<f32>,
+    /// Person detections run during the event.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub detections: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,5 +215,27 @@ mod tests {
         ] {
             assert_eq!(FileKind::from_file_name(bad), None, "{bad}");
         }
+    }
+
+    /// Manifests written before person detection (no `person_max`) still
+    /// parse, and "not looked at" survives a round trip as absent.
+    #[test]
+    fn person_score_is_optional_on_the_wire() {
+        let old: Scores = serde_json::from_str(r#"{"motion_max":0.5,"motion_mean":0.2}"#)
+            .expect("an older node's scores parse");
+        assert_eq!(old.person_max, None);
+        assert_eq!(old.detections, 0);
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            r#"{"motion_max":0.5,"motion_mean":0.2}"#
+        );
+        let seen = Scores {
+            person_max: Some(0.0),
+            detections: 4,
+            ..old
+        };
+        let back: Scores =
+            serde_json::from_str(&serde_json::to_string(&seen).expect("json")).expect("round trip");
+        assert_eq!(back, seen, "a checked event with score 0 stays checked");
     }
 }

@@ -152,17 +152,16 @@ impl PersonDetector for SsdLitePerson {
             PERSON_CLASS,
             self.post,
         );
-        Ok(Detections {
-            person_score: out.person_score,
-            boxes: out
-                .boxes
+        Ok(Detections::new(
+            out.person_score,
+            out.boxes
                 .iter()
                 .map(|b| PersonBox {
                     rect: view.to_source(image.width, image.height, b.ymin, b.xmin, b.ymax, b.xmax),
                     score: b.score,
                 })
                 .collect(),
-        })
+        ))
     }
 }
 

@@ -326,6 +326,7 @@ mod tests {
             scores: Scores {
                 motion_max: 0.5,
                 motion_mean: 0.25,
+                ..Default::default()
             },
             frames: 3,
             snapshot_ms: Some(1),

@@ -306,7 +306,11 @@ fn draw_box_outlines_and_clips() {
 /// `opencv-doc`) as ffmpeg's MJPEG encoder writes it at q5: the kind of
 /// frame the node analyses. None when the file or ffmpeg is missing.
 fn vtest_jpeg() -> Option<Vec<u8>> {
-    let src = std::path::Path::new("/usr/share/doc/opencv-doc/examples/data/vtest.avi");
+    // scripts/test.sh sets VIGIA_FIXTURES where opencv-doc is not installed.
+    let src = std::env::var_os("VIGIA_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/share/doc/opencv-doc/examples/data".into())
+        .join("vtest.avi");
     if !src.exists() {
         return None;
     }
@@ -314,7 +318,7 @@ fn vtest_jpeg() -> Option<Vec<u8>> {
     let path = dir.path().join("vtest400.jpg");
     let st = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
-        .arg(src)
+        .arg(&src)
         .args(["-vf", "select=eq(n\\,400)", "-frames:v", "1", "-q:v", "5"])
         .arg(&path)
         .status()

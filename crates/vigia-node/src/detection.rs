@@ -29,9 +29,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use vigia_config::{AlarmOn, DetectSettings};
-use vigia_detect::{
-    detect_views, plan_views, Detections, PersonDetector, PersonVote, ViewPolicy, VoteRule,
-};
+use vigia_detect::{look, Detections, LookPolicy, PersonDetector, PersonVote, VoteRule};
 use vigia_media::Frame;
 use vigia_vision::MotionResult;
 
@@ -118,6 +116,7 @@ struct Job {
     event: u64,
     frame: Frame,
     region: Option<(f32, f32, f32, f32)>,
+    policy: LookPolicy,
 }
 
 struct Outcome {
@@ -130,10 +129,7 @@ struct Outcome {
 fn run_job(det: &mut dyn PersonDetector, job: Job) -> Outcome {
     let t0 = Instant::now();
     let result = vigia_detect::image::decode_jpeg(&job.frame.jpeg)
-        .and_then(|img| {
-            let views = plan_views(img.width, img.height, job.region, ViewPolicy::default());
-            detect_views(det, &img, &views)
-        })
+        .and_then(|img| look(det, &img, job.region, job.policy))
         .map_err(|e| e.to_string());
     Outcome {
         event: job.event,
@@ -359,6 +355,7 @@ impl DetectionStage {
             event: self.event,
             frame: frame.clone(),
             region: self.region,
+            policy: LookPolicy::confirming(self.settings.threshold),
         };
         match &mut self.runner {
             Runner::Inline { det, done } => done.push_back(run_job(det.as_mut(), job)),
@@ -392,6 +389,9 @@ impl DetectionStage {
                 self.stats.late += 1;
                 continue;
             }
+            tracing::debug!(seq = o.frame.seq, captured_ms = o.frame.captured_ms,
+                person_score = d.person_score, boxes = d.boxes.len(), best = ?d.best_box().map(|b| b.rect), ms = o.us / 1000,
+                "person detection");
             let before = self.vote.best();
             let became_person = self.vote.push(d.person_score);
             let new_best = d.person_score > before && d.person_score >= self.settings.threshold;
@@ -430,18 +430,13 @@ mod tests {
             // The test frames encode their index in the first pixel's red.
             let i = usize::from(img.data[0] / 10);
             let score = self.0.get(i).copied().unwrap_or(0.0);
-            Ok(Detections {
-                person_score: score,
-                boxes: vec![PersonBox {
-                    rect: Rect {
-                        x1: 1.0,
-                        y1: 1.0,
-                        x2: 8.0,
-                        y2: 8.0,
-                    },
-                    score,
-                }],
-            })
+            let rect = Rect {
+                x1: 1.0,
+                y1: 1.0,
+                x2: 8.0,
+                y2: 8.0,
+            };
+            Ok(Detections::new(score, vec![PersonBox { rect, score }]))
         }
     }
 

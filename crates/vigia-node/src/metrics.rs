@@ -28,6 +28,14 @@ pub struct PipelineStats {
     pub dropped_recording: AtomicU64,
     /// Analysis CPU time, µs.
     pub analysis_us: AtomicU64,
+    /// 1 while a person detector is loaded (0: every event is `motion`).
+    pub detector_running: AtomicU64,
+    /// Person detections run, offers replaced before the detector took
+    /// them (it was slower than the rate), failures, and detector time (µs).
+    pub detections: AtomicU64,
+    pub detections_replaced: AtomicU64,
+    pub detection_errors: AtomicU64,
+    pub detection_us: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -47,7 +55,7 @@ impl NodeMetrics {
         let p = &self.pipeline;
         let r = &self.recorder;
         let o = &self.outbox;
-        let rows: [(&str, &str, &str, u64); 19] = [
+        let rows: [(&str, &str, &str, u64); 23] = [
             (
                 "vigia_source_frames_total",
                 "counter",
@@ -101,6 +109,30 @@ impl NodeMetrics {
                 "counter",
                 "Events started.",
                 l(&p.events),
+            ),
+            (
+                "vigia_person_detector_running",
+                "gauge",
+                "1 while a person detector is loaded; 0 means every event is labelled motion.",
+                l(&p.detector_running),
+            ),
+            (
+                "vigia_person_detections_total",
+                "counter",
+                "Person detections run on motion frames.",
+                l(&p.detections),
+            ),
+            (
+                "vigia_person_detections_replaced_total",
+                "counter",
+                "Frames offered to the person detector and replaced by a newer one before it ran.",
+                l(&p.detections_replaced),
+            ),
+            (
+                "vigia_person_detection_errors_total",
+                "counter",
+                "Person detections that failed (undecodable frame, model error).",
+                l(&p.detection_errors),
             ),
             (
                 "vigia_frames_dropped_analysis_total",
@@ -178,6 +210,11 @@ impl NodeMetrics {
                 secs(&p.analysis_us),
             ),
             (
+                "vigia_person_detection_seconds_total",
+                "Time spent in the person detector (JPEG decode, resampling, model).",
+                secs(&p.detection_us),
+            ),
+            (
                 "vigia_encode_seconds_total",
                 "Time spent decoding and encoding recorded frames to H.264.",
                 secs(&r.encode_us),
@@ -197,7 +234,7 @@ impl NodeMetrics {
         let s = self.source.snapshot();
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "frames={} analysed={} corrupt={} reconnects={} dropped_analysis={} dropped_recording={} events={} pending={} outbox_bytes={}",
+            "frames={} analysed={} corrupt={} reconnects={} dropped_analysis={} dropped_recording={} events={} detections={} pending={} outbox_bytes={}",
             s.frames,
             l(&self.pipeline.frames_analysed),
             s.corrupt_frames,
@@ -205,6 +242,7 @@ impl NodeMetrics {
             l(&self.pipeline.dropped_analysis),
             l(&self.pipeline.dropped_recording),
             l(&self.pipeline.events),
+            l(&self.pipeline.detections),
             l(&self.outbox.pending_captures),
             l(&self.outbox.bytes),
         )
@@ -232,6 +270,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("vigia_source_corrupt_frames_total{camera=\"porch\"} 1"));
-        assert_eq!(text.matches("# TYPE").count(), 21);
+        m.pipeline.detector_running.store(1, Ordering::Relaxed);
+        m.pipeline.detection_us.store(1_500_000, Ordering::Relaxed);
+        let text = m.render_prometheus();
+        assert!(text.contains("vigia_person_detector_running{camera=\"porch\"} 1"));
+        assert!(text.contains("vigia_person_detection_seconds_total{camera=\"porch\"} 1.500000"));
+        assert_eq!(text.matches("# TYPE").count(), 26);
     }
 }

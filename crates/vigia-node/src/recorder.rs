@@ -546,6 +546,8 @@ impl Recorder {
                 } else {
                     (cap.motion_sum / f64::from(cap.motion_n)) as f32
                 },
+                person_max: (cap.verdict.detections > 0).then_some(cap.verdict.person_max),
+                detections: cap.verdict.detections,
             },
             frames: cap.frames,
             snapshot_ms,

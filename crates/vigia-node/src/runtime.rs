@@ -164,6 +164,13 @@ pub async fn run_node(
                 p.decode_errors.store(st.decode_errors, Ordering::Relaxed);
                 p.motion_frames.store(st.motion_frames, Ordering::Relaxed);
                 p.events.store(st.events, Ordering::Relaxed);
+                if let Some(d) = analyzer.detection_stats() {
+                    p.detector_running.store(1, Ordering::Relaxed);
+                    p.detections.store(d.runs, Ordering::Relaxed);
+                    p.detections_replaced.store(d.replaced, Ordering::Relaxed);
+                    p.detection_errors.store(d.errors, Ordering::Relaxed);
+                    p.detection_us.store(d.detect_us, Ordering::Relaxed);
+                }
                 p.analysis_us
                     .fetch_add(t0.elapsed().as_micros() as u64, Ordering::Relaxed);
                 forward(&rec_tx, &mut out, &p, backpressure);

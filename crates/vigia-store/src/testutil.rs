@@ -171,6 +171,7 @@ pub fn write_capture_with_id(
         scores: Scores {
             motion_max: 0.8,
             motion_mean: 0.3,
+            ..Default::default()
         },
         frames: 15,
         snapshot_ms: Some(start_ms + 500),

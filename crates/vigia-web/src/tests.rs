@@ -306,6 +306,10 @@ async fn only_admins_delete_and_only_with_the_csrf_token() {
     let (admin, acsrf) = f.session("admin");
     let page = body_string(f.get(&format!("/captures/{id}"), Some(&viewer)).await).await;
     assert!(!page.contains(&uri), "viewers get no delete form");
+    assert!(
+        page.contains("not checked (no person detector ran)"),
+        "a manifest without a person score says so"
+    );
     let page = body_string(f.get(&format!("/captures/{id}"), Some(&admin)).await).await;
     assert!(page.contains(&uri) && page.contains("<details"));
     assert_eq!(

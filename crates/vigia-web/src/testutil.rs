@@ -269,6 +269,7 @@ fn write_capture(
         scores: Scores {
             motion_max: 0.5,
             motion_mean: 0.25,
+            ..Default::default()
         },
         frames,
         snapshot_ms: Some(start_ms + 300),

@@ -22,6 +22,7 @@ fn manifest_template() -> Manifest {
         scores: Scores {
             motion_max: 0.5,
             motion_mean: 0.2,
+            ..Default::default()
         },
         frames: 50,
         snapshot_ms: Some(1_000),

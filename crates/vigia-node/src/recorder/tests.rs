@@ -326,6 +326,8 @@ fn person_verdict_labels_the_capture_and_draws_the_box_on_the_snapshot() {
     let ms = committed(&events);
     assert_eq!(ms.len(), 1);
     assert_eq!(ms[0].label, "person");
+    assert_eq!(ms[0].scores.person_max, Some(0.8));
+    assert_eq!(ms[0].scores.detections, 3);
     assert_eq!(ms[0].snapshot_ms, Some(300));
     let snap = std::fs::read(d.path().join(id.as_str()).join("snapshot.jpg")).expect("snapshot");
     let img = vigia_media::jpeg::decode_yuv420(&snap).expect("snapshot decodes");
@@ -360,5 +362,10 @@ fn motion_event_reports_a_final_motion_verdict() {
         })
         .collect();
     assert_eq!(finals, vec![false]);
-    assert_eq!(committed(&events)[0].label, "motion");
+    let m = &committed(&events)[0];
+    assert_eq!(m.label, "motion");
+    assert_eq!(
+        m.scores.person_max, None,
+        "no detection ran: no person score"
+    );
 }

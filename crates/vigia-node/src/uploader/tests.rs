@@ -125,6 +125,7 @@ fn manifest(id: &CaptureId) -> Manifest {
         scores: Scores {
             motion_max: 0.0,
             motion_mean: 0.0,
+            ..Default::default()
         },
         frames: 0,
         snapshot_ms: None,

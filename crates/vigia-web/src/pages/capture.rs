@@ -64,6 +64,12 @@ pub async fn page(
                 dt { "Footage" } dd { (m.start_utc) " – " (m.end_utc) " (" (fmt_duration(m.end_ms - m.start_ms)) ")" }
                 dt { "Frames" } dd { (m.frames) }
                 dt { "Motion score" } dd { (format!("max {:.3}, mean {:.3}", m.scores.motion_max, m.scores.motion_mean)) }
+                dt { "Person score" } dd {
+                    @match m.scores.person_max {
+                        Some(p) => (format!("{p:.2} (best of {} detections)", m.scores.detections)),
+                        None => "not checked (no person detector ran)",
+                    }
+                }
                 dt { "End" } dd { (m.end_reason) }
                 dt { "Stored" } dd { (fmt_bytes(s.bytes)) @if let Some(b) = d.clip_bytes { " (clip " (fmt_bytes(b)) ")" } }
             }

@@ -72,6 +72,7 @@ pub async fn run_with_events(
             &svc_cfg,
             handles.outbox.clone(),
             handles.live.clone(),
+            handles.aim.clone(),
             clock,
             events_rx,
             svc_shutdown.clone(),

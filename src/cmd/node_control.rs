@@ -18,6 +18,7 @@ use vigia_media::Frame;
 use vigia_node::alarm::{AlarmController, AlarmInput};
 use vigia_node::arming::Arming;
 use vigia_node::outbox::Outbox;
+use vigia_node::pipeline::Aim;
 use vigia_node::recorder::RecorderEvent;
 use vigia_node::uploader::BoxFuture;
 use vigia_notify::{
@@ -176,6 +177,7 @@ pub fn start(
     cfg: &vigia_config::NodeConfig,
     outbox: Outbox,
     live: watch::Receiver<Option<Frame>>,
+    aim: watch::Receiver<Option<Aim>>,
     clock: Arc<dyn Clock>,
     events: mpsc::Receiver<RecorderEvent>,
     shutdown: Shutdown,
@@ -202,7 +204,7 @@ pub fn start(
             let servo = Servo::new(s.params.clone(), driver, clock.now_ms())
                 .context("starting the servo")?;
             let (tx, rx) = mpsc::channel(8);
-            tokio::spawn(run_servo(servo, rx, clock.clone(), shutdown.clone()));
+            tokio::spawn(run_servo(servo, rx, aim, clock.clone(), shutdown.clone()));
             Some(tx)
         }
         _ => None,
@@ -263,12 +265,16 @@ pub fn start(
     Ok(Services { control })
 }
 
+/// Drives the servo: remote commands, tracking the motion during events
+/// (when `servo.track` is on), and the idle behaviour in between.
 async fn run_servo(
     mut servo: Servo,
     mut rx: mpsc::Receiver<Command>,
+    mut aim: watch::Receiver<Option<Aim>>,
     clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) {
+    let mut tracking_lost = false;
     loop {
         let now = clock.now_ms();
         if let Err(e) = servo.tick(now) {
@@ -287,6 +293,22 @@ async fn run_servo(
                 },
                 None => break,
             },
+            changed = aim.changed(), if !tracking_lost => {
+                if changed.is_err() {
+                    // The pipeline stopped; commands still work.
+                    tracking_lost = true;
+                    continue;
+                }
+                let a = *aim.borrow_and_update();
+                let now = clock.now_ms();
+                match a {
+                    Some(Aim::At(x)) => if let Err(e) = servo.aim(x, now) {
+                        tracing::error!(error = %e, "servo tracking");
+                    },
+                    Some(Aim::EventEnded) => servo.event_ended(now),
+                    None => {}
+                }
+            }
             _ = tokio::time::sleep(wait) => {}
         }
     }
@@ -466,5 +488,64 @@ async fn run_events(
             }
             RecorderEvent::FileWritten { .. } | RecorderEvent::Failed { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigia_base::SimulatedClock;
+    use vigia_hw::servo::ServoParams;
+    use vigia_hw::sim::SimulatedServo;
+
+    /// The motion the pipeline reports moves a tracking servo toward it,
+    /// and the end of the event sends it home.
+    #[tokio::test]
+    async fn a_tracking_servo_follows_the_motion_and_returns_home() {
+        let clock = SimulatedClock::new(1_000);
+        let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
+        let (driver, log) = SimulatedServo::new(dyn_clock.clone());
+        let params = ServoParams {
+            track: true,
+            max_step_deg: 20.0,
+            ..Default::default()
+        };
+        let geometry = params.geometry;
+        let servo = Servo::new(params, Box::new(driver), clock.now_ms()).expect("servo");
+        let (_cmd_tx, cmd_rx) = mpsc::channel(1);
+        let (aim_tx, aim_rx) = watch::channel(None);
+        let shutdown = Shutdown::new();
+        let task = tokio::spawn(run_servo(
+            servo,
+            cmd_rx,
+            aim_rx,
+            dyn_clock,
+            shutdown.clone(),
+        ));
+        let home = geometry.pulse_us(90.0);
+        let wait_for = |want: u32| {
+            let log = log.clone();
+            async move {
+                for _ in 0..500 {
+                    if log.pulse_us() == Some(want) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("servo never reached {want} µs: {:?}", log.writes());
+            }
+        };
+        wait_for(home).await;
+        // Motion at the right edge: one step of at most 20°.
+        aim_tx.send_replace(Some(Aim::At(1.0)));
+        wait_for(geometry.pulse_us(110.0)).await;
+        clock.advance_ms(100);
+        aim_tx.send_replace(Some(Aim::At(0.99)));
+        wait_for(geometry.pulse_us(130.0)).await;
+        aim_tx.send_replace(Some(Aim::EventEnded));
+        wait_for(home).await;
+        shutdown.trigger();
+        task.await.expect("servo task");
+        assert_eq!(log.pulse_us(), None, "the servo goes limp at shutdown");
     }
 }

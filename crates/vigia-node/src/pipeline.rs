@@ -46,6 +46,37 @@ pub struct FrameOutcome {
     pub became_person: bool,
 }
 
+/// Where a servo should point after a frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aim {
+    /// An event runs and the largest moving blob's centre is at this
+    /// horizontal position (0 = left edge, 1 = right edge).
+    At(f32),
+    /// The event ended: back to the idle behaviour.
+    EventEnded,
+}
+
+impl FrameOutcome {
+    /// The servo's input for this frame, if any: frames of an event with a
+    /// moving blob aim at it; the frame that ends an event (without a new
+    /// one starting) releases the servo; others leave it where it is.
+    pub fn aim(&self) -> Option<Aim> {
+        let in_event = match self.action {
+            EventAction::Idle => false,
+            EventAction::Start { .. } | EventAction::Continue => true,
+            EventAction::End { restart, .. } => {
+                if !restart {
+                    return Some(Aim::EventEnded);
+                }
+                true
+            }
+        };
+        in_event
+            .then(|| self.motion.largest_blob.map(|b| Aim::At(b.centroid.0)))
+            .flatten()
+    }
+}
+
 pub struct Analyzer {
     camera: CameraId,
     /// Configured scale, or `None` for automatic.
@@ -349,6 +380,49 @@ mod tests {
     use super::*;
     use vigia_media::synthetic::{SceneConfig, SceneScript, SyntheticScene};
     use vigia_vision::{FusionParams, TriggerRule};
+
+    #[test]
+    fn servo_aims_at_the_moving_blob_during_events_only() {
+        let blob = vigia_vision::Blob {
+            bbox: (0.6, 0.2, 0.8, 0.9),
+            centroid: (0.7, 0.5),
+            area: 0.1,
+        };
+        let outcome = |action, moving: bool| FrameOutcome {
+            motion: MotionResult {
+                largest_blob: moving.then_some(blob),
+                ..Default::default()
+            },
+            action,
+            ended: None,
+            became_person: false,
+        };
+        let end = |restart| EventAction::End {
+            end_ms: 0,
+            reason: crate::event::EndReason::Quiet,
+            restart,
+        };
+        assert_eq!(
+            outcome(EventAction::Start { start_ms: 0 }, true).aim(),
+            Some(Aim::At(0.7))
+        );
+        assert_eq!(
+            outcome(EventAction::Continue, true).aim(),
+            Some(Aim::At(0.7))
+        );
+        assert_eq!(
+            outcome(EventAction::Continue, false).aim(),
+            None,
+            "post-roll without motion: stay where the motion was last seen"
+        );
+        assert_eq!(
+            outcome(EventAction::Idle, true).aim(),
+            None,
+            "no event, no tracking"
+        );
+        assert_eq!(outcome(end(false), true).aim(), Some(Aim::EventEnded));
+        assert_eq!(outcome(end(true), true).aim(), Some(Aim::At(0.7)));
+    }
 
     /// A quiet scene (no figure) at 10 fps, as JPEG frames.
     fn quiet_frames(n: u64) -> Vec<Frame> {

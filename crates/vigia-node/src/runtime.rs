@@ -26,7 +26,7 @@ use vigia_media::Frame;
 
 use crate::metrics::{NodeMetrics, PipelineStats};
 use crate::outbox::{Outbox, OutboxError};
-use crate::pipeline::Analyzer;
+use crate::pipeline::{Aim, Analyzer};
 use crate::recorder::{Recorder, RecorderEvent, RecorderMsg};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +57,8 @@ pub struct NodeHandles {
     pub live: watch::Receiver<Option<Frame>>,
     /// The outbox, for the uploader.
     pub outbox: Outbox,
+    /// Where the motion is during an event, for a tracking servo.
+    pub aim: watch::Receiver<Option<Aim>>,
 }
 
 /// Runs the node until `shutdown` or until the source ends (a file).
@@ -142,6 +144,7 @@ pub async fn run_node(
     }
 
     let (frame_tx, mut frame_rx) = mpsc::channel::<Frame>(ANALYSIS_QUEUE);
+    let (aim_tx, aim_rx) = watch::channel::<Option<Aim>>(None);
     let p = pipeline.clone();
     let analysis_thread = std::thread::Builder::new()
         .name("vigia-analysis".into())
@@ -155,8 +158,17 @@ pub async fn run_node(
                 }
                 let t0 = Instant::now();
                 let seq = frame.seq;
-                if let Err(e) = analyzer.process(frame, &mut out) {
-                    tracing::debug!(seq, error = %e, "frame skipped");
+                match analyzer.process(frame, &mut out) {
+                    Ok(outcome) => {
+                        if let Some(aim) = outcome.aim() {
+                            aim_tx.send_if_modified(|a| {
+                                let changed = *a != Some(aim);
+                                *a = Some(aim);
+                                changed
+                            });
+                        }
+                    }
+                    Err(e) => tracing::debug!(seq, error = %e, "frame skipped"),
                 }
                 // The analyzer counts; the metrics mirror its counters.
                 let st = analyzer.stats();
@@ -189,6 +201,7 @@ pub async fn run_node(
             metrics: metrics.clone(),
             live: live_rx,
             outbox: outbox.clone(),
+            aim: aim_rx,
         });
     }
     tracing::info!(camera = %cfg.camera, source = %source.describe(), "node running");

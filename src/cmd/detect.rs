@@ -68,9 +68,13 @@ pub fn run(a: DetectArgs) -> anyhow::Result<()> {
         .unwrap_or(1);
     let mut det = vigia_detect::SsdLitePerson::load(&model, threads)
         .with_context(|| format!("loading the person model {}", model.display()))?;
+    // --min-score only filters what is printed: raising the detector's own
+    // box floor above the threshold would leave a candidate without the box
+    // its second look is centred on.
+    let floor = vigia_detect::ssd::PostProcess::default();
     det.set_postprocess(vigia_detect::ssd::PostProcess {
-        min_score: a.min_score,
-        ..Default::default()
+        min_score: a.min_score.min(floor.min_score),
+        ..floor
     });
     let threshold = settings.as_ref().map_or_else(
         || vigia_config::DetectSettings::default().threshold,
@@ -78,6 +82,7 @@ pub fn run(a: DetectArgs) -> anyhow::Result<()> {
     );
     let out = Output {
         json: a.json,
+        min_score: a.min_score,
         policy: LookPolicy {
             confirm_at: (!a.raw).then_some(threshold),
             ..LookPolicy::confirming(threshold)
@@ -107,6 +112,8 @@ pub fn run(a: DetectArgs) -> anyhow::Result<()> {
 struct Output {
     json: bool,
     policy: LookPolicy,
+    /// Boxes below this score are not printed.
+    min_score: f32,
 }
 
 async fn video(
@@ -141,7 +148,11 @@ fn report(
     img: &RgbImage,
     file: &Path,
     frame: Option<u64>,
-    Output { json, policy }: Output,
+    Output {
+        json,
+        policy,
+        min_score,
+    }: Output,
 ) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let d: Detections = vigia_detect::look(det, img, None, policy)
@@ -151,6 +162,7 @@ fn report(
     let boxes: Vec<[f64; 5]> = d
         .boxes
         .iter()
+        .filter(|b| b.score >= min_score)
         .map(|b| {
             [
                 round(b.rect.x1),

@@ -389,9 +389,15 @@ impl DetectionStage {
                 self.stats.late += 1;
                 continue;
             }
-            tracing::debug!(seq = o.frame.seq, captured_ms = o.frame.captured_ms,
-                person_score = d.person_score, boxes = d.boxes.len(), best = ?d.best_box().map(|b| b.rect), ms = o.us / 1000,
-                "person detection");
+            tracing::debug!(
+                seq = o.frame.seq,
+                captured_ms = o.frame.captured_ms,
+                person_score = d.person_score,
+                first_look = d.candidate_score,
+                best = ?d.best_box().map(|b| b.rect),
+                ms = o.us / 1000,
+                "person detection"
+            );
             let before = self.vote.best();
             let became_person = self.vote.push(d.person_score);
             let new_best = d.person_score > before && d.person_score >= self.settings.threshold;

@@ -61,19 +61,13 @@ impl FrameOutcome {
     /// moving blob aim at it; the frame that ends an event (without a new
     /// one starting) releases the servo; others leave it where it is.
     pub fn aim(&self) -> Option<Aim> {
-        let in_event = match self.action {
-            EventAction::Idle => false,
-            EventAction::Start { .. } | EventAction::Continue => true,
-            EventAction::End { restart, .. } => {
-                if !restart {
-                    return Some(Aim::EventEnded);
-                }
-                true
+        match self.action {
+            EventAction::Idle => None,
+            EventAction::End { restart: false, .. } => Some(Aim::EventEnded),
+            EventAction::Start { .. } | EventAction::Continue | EventAction::End { .. } => {
+                self.motion.largest_blob.map(|b| Aim::At(b.centroid.0))
             }
-        };
-        in_event
-            .then(|| self.motion.largest_blob.map(|b| Aim::At(b.centroid.0)))
-            .flatten()
+        }
     }
 }
 

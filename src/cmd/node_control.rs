@@ -94,17 +94,20 @@ impl NodeControl {
                 }))
             }
             Command::Snapshot => {
-                let (ob, cam, live) = (self.outbox.clone(), self.camera.clone(), self.live.clone());
-                let id = tokio::task::spawn_blocking(move || {
-                    vigia_node::snapshot::snapshot_now(&ob, &cam, &live, now)
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-                let photo = self.live.borrow().as_ref().map(|f| f.jpeg.clone());
+                use vigia_node::snapshot::{fresh_frame, save_snapshot, FRAME_WAIT};
+                let frame = fresh_frame(&self.live, self.clock.as_ref(), FRAME_WAIT)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (ob, cam) = (self.outbox.clone(), self.camera.clone());
+                let photo = frame.jpeg.clone();
+                let id = tokio::task::spawn_blocking(move || save_snapshot(&ob, &cam, &frame))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                // The photo sent is the frame saved, not a later one.
                 Ok(Outcome {
                     message: format!("snapshot {id} saved"),
-                    photo,
+                    photo: Some(photo),
                     clip: None,
                 })
             }

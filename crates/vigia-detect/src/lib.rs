@@ -20,6 +20,7 @@
 //! (the node applies [`vote::PersonVote`]).
 
 pub mod error;
+mod fold;
 pub mod geometry;
 pub mod image;
 pub mod look;

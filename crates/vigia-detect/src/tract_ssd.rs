@@ -19,6 +19,7 @@ use tract_tensorflow::prelude::*;
 use tract_tensorflow::tract_hir::internal::InletId;
 use tract_tensorflow::tract_hir::ops::source::Source;
 
+use crate::fold::{fold_depthwise_batch_norms, fold_depthwise_bias_adds};
 use crate::geometry::fill_input;
 use crate::ssd::{postprocess, Anchor, AnchorSpec, PostProcess};
 use crate::{DetectError, Detections, PersonBox, PersonDetector, RgbImage, View};
@@ -68,7 +69,7 @@ impl SsdLitePerson {
     /// Like [`Self::load`] from bytes in memory; `origin` names the file in
     /// errors.
     pub fn from_bytes(bytes: &[u8], origin: &Path, threads: usize) -> Result<Self, DetectError> {
-        let plan = build_plan(bytes).map_err(|e| DetectError::ModelLoad {
+        let plan = build_plan(bytes, Folding::On).map_err(|e| DetectError::ModelLoad {
             path: origin.to_owned(),
             message: format!("{e:#}"),
         })?;
@@ -165,9 +166,24 @@ impl PersonDetector for SsdLitePerson {
     }
 }
 
-/// Parses the graph, cuts it at the named input and outputs, and optimises.
-fn build_plan(bytes: &[u8]) -> TractResult<Plan> {
-    let mut model = tract_tensorflow::tensorflow().model_for_read(&mut &*bytes)?;
+/// Whether batch norms are folded into the depthwise filters
+/// ([`crate::fold`]); off only to check the fold changes no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Folding {
+    On,
+    #[cfg_attr(not(test), allow(dead_code))]
+    Off,
+}
+
+/// Parses the graph, folds batch norms, cuts it at the named input and
+/// outputs, and optimises.
+fn build_plan(bytes: &[u8], fold: Folding) -> TractResult<Plan> {
+    let tf = tract_tensorflow::tensorflow();
+    let mut graph = tf.proto_model_for_read(&mut &*bytes)?;
+    if fold == Folding::On {
+        fold_depthwise_batch_norms(&mut graph)?;
+    }
+    let mut model = tf.model_for_proto_model(&graph)?;
     let id = model.node_by_name(INPUT_NODE)?.id;
     // Turn the preprocessing output into the model's source: detach it from
     // the TensorArray loop above it so that loop is never analysed.
@@ -181,8 +197,11 @@ fn build_plan(bytes: &[u8]) -> TractResult<Plan> {
     model.set_input_names([INPUT_NODE])?;
     model.select_outputs_by_name([BOXES_NODE, LOGITS_NODE])?;
     model.set_input_fact(0, f32::fact([1, INPUT_SIZE, INPUT_SIZE, 3]).into())?;
-    let model = model.into_compact()?.into_optimized()?;
-    model.into_runnable()
+    let mut model = model.into_compact()?.into_typed()?.into_decluttered()?;
+    if fold == Folding::On {
+        fold_depthwise_bias_adds(&mut model)?;
+    }
+    model.into_optimized()?.into_runnable()
 }
 
 /// Where `vigia` looks for the model when no path is configured: unset.
@@ -192,4 +211,103 @@ pub fn model_path_from_env() -> Option<PathBuf> {
     std::env::var_os("VIGIA_PERSON_MODEL")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
+}
+
+/// One operation's time in [`profile_nodes`].
+#[derive(Debug, Clone)]
+pub struct NodeTime {
+    pub name: String,
+    pub op: String,
+    /// The output shape, for telling same-op nodes apart.
+    pub shape: String,
+    pub time: std::time::Duration,
+}
+
+/// Runs the model `runs` times on one thread and returns each operation's
+/// total time: the tool for finding where a detection's milliseconds go.
+pub fn profile_nodes(bytes: &[u8], runs: usize) -> Result<Vec<NodeTime>, DetectError> {
+    let err = |e: TractError| DetectError::Inference(format!("{e:#}"));
+    let plan = build_plan(bytes, Folding::On).map_err(err)?;
+    let input: Tensor = Tensor::zero::<f32>(&[1, INPUT_SIZE, INPUT_SIZE, 3]).map_err(err)?;
+    let model = plan.model();
+    let mut times = vec![std::time::Duration::ZERO; model.nodes().len()];
+    let mut state = plan.spawn().map_err(err)?;
+    for _ in 0..runs {
+        state
+            .run_plan_with_eval(tvec!(input.clone().into()), |ctx, st, node, inputs| {
+                let t0 = std::time::Instant::now();
+                let out = tract_tensorflow::tract_core::plan::eval(ctx, st, node, inputs);
+                times[node.id] += t0.elapsed();
+                out
+            })
+            .map_err(err)?;
+    }
+    Ok(model
+        .nodes()
+        .iter()
+        .map(|n| NodeTime {
+            name: n.name.clone(),
+            op: n.op().name().to_string(),
+            shape: n
+                .outputs
+                .first()
+                .map(|o| format!("{:?}", o.fact.shape))
+                .unwrap_or_default(),
+            time: times[n.id],
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::View;
+
+    /// The folded model's raw outputs equal the graph-as-shipped ones on a
+    /// real photo (darknet's person.jpg: a woman, her dog and a horse), to
+    /// float rounding.
+    #[test]
+    fn folding_batch_norms_changes_no_output() {
+        let model = model_path_from_env()
+            .expect("VIGIA_PERSON_MODEL is not set: run the tests through scripts/test.sh");
+        let set = std::env::var_os("VIGIA_PERSON_SET")
+            .expect("VIGIA_PERSON_SET is not set: run the tests through scripts/test.sh");
+        let bytes = std::fs::read(&model).expect("read the model");
+        let photo = std::fs::read(std::path::Path::new(&set).join("darknet/person.jpg"))
+            .expect("the set's darknet/person.jpg");
+        let image = crate::image::decode_image(&photo).expect("decode");
+        let mut input = Vec::new();
+        fill_input(&image, &View::Full, INPUT_SIZE, &mut input);
+        let run = |fold| {
+            let plan = build_plan(&bytes, fold).expect("plan");
+            let tensor = Tensor::from_shape(&[1, INPUT_SIZE, INPUT_SIZE, 3], &input).unwrap();
+            let out = plan.run(tvec!(tensor.into())).expect("run");
+            out.iter()
+                .map(|t| {
+                    t.to_plain_array_view::<f32>()
+                        .unwrap()
+                        .iter()
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut graph = tract_tensorflow::tensorflow()
+            .proto_model_for_read(&mut &*bytes)
+            .expect("graph");
+        // MobileNetV2's 17 depthwise layers, the SSDLite extra layers' 4 and
+        // the 6 box predictors' 2 each.
+        assert_eq!(fold_depthwise_batch_norms(&mut graph).expect("fold"), 33);
+        let (folded, original) = (run(Folding::On), run(Folding::Off));
+        assert_eq!(folded.len(), 2);
+        for (f, o) in folded.iter().zip(&original) {
+            assert_eq!(f.len(), o.len());
+            let worst = f
+                .iter()
+                .zip(o)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-3, "largest difference {worst}");
+        }
+    }
 }

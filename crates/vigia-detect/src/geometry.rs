@@ -200,8 +200,17 @@ pub fn fill_input(img: &RgbImage, view: &View, size: usize, out: &mut Vec<f32>) 
             taps(fx, w).map(|(a, b, t)| (a * 3, b * 3, t))
         })
         .collect();
+    // The source columns any tap reads: only they are interpolated
+    // vertically (a small crop reads a small part of each row).
+    let (x_lo, x_hi) = cols
+        .iter()
+        .flatten()
+        .fold((stride, 0), |(lo, hi), &(a, b, _)| (lo.min(a), hi.max(b + 3)));
     let mut acc = vec![0.0f32; size * 3];
     let mut cnt = vec![0u32; size];
+    // Separable: each sample row is interpolated vertically once, then
+    // every output column reads it twice.
+    let mut vrow = vec![0.0f32; stride];
     for oy in 0..size {
         acc.iter_mut().for_each(|v| *v = 0.0);
         cnt.iter_mut().for_each(|v| *v = 0);
@@ -210,16 +219,20 @@ pub fn fill_input(img: &RgbImage, view: &View, size: usize, out: &mut Vec<f32>) 
             let Some((y0, y1, ty)) = taps(fy, h) else {
                 continue;
             };
-            let ra = &img.data[y0 * stride..][..stride];
-            let rb = &img.data[y1 * stride..][..stride];
+            if x_lo >= x_hi {
+                continue;
+            }
+            let ra = &img.data[y0 * stride..][x_lo..x_hi];
+            let rb = &img.data[y1 * stride..][x_lo..x_hi];
+            for ((v, &a), &b) in vrow[x_lo..x_hi].iter_mut().zip(ra).zip(rb) {
+                *v = f32::from(a) * (1.0 - ty) + f32::from(b) * ty;
+            }
             for (i, col) in cols.iter().enumerate() {
                 let Some((a, b, tx)) = *col else { continue };
                 let ox = i / kx;
                 cnt[ox] += 1;
                 for c in 0..3 {
-                    let top = f32::from(ra[a + c]) * (1.0 - tx) + f32::from(ra[b + c]) * tx;
-                    let bot = f32::from(rb[a + c]) * (1.0 - tx) + f32::from(rb[b + c]) * tx;
-                    acc[ox * 3 + c] += top * (1.0 - ty) + bot * ty;
+                    acc[ox * 3 + c] += vrow[a + c] * (1.0 - tx) + vrow[b + c] * tx;
                 }
             }
         }

@@ -205,7 +205,9 @@ pub fn fill_input(img: &RgbImage, view: &View, size: usize, out: &mut Vec<f32>) 
     let (x_lo, x_hi) = cols
         .iter()
         .flatten()
-        .fold((stride, 0), |(lo, hi), &(a, b, _)| (lo.min(a), hi.max(b + 3)));
+        .fold((stride, 0), |(lo, hi), &(a, b, _)| {
+            (lo.min(a), hi.max(b + 3))
+        });
     let mut acc = vec![0.0f32; size * 3];
     let mut cnt = vec![0u32; size];
     // Separable: each sample row is interpolated vertically once, then

@@ -39,7 +39,8 @@ type Plan = Arc<TypedRunnableModel>;
 
 /// The person model, loaded and optimised, ready to run.
 pub struct SsdLitePerson {
-    plan: Plan,
+    /// One run's state, kept between runs so that its buffers are reused.
+    state: TypedSimpleState,
     anchors: Vec<Anchor>,
     post: PostProcess,
     executor: Executor,
@@ -78,8 +79,12 @@ impl SsdLitePerson {
         } else {
             Executor::multithread(threads)
         };
+        let state = plan.spawn().map_err(|e| DetectError::ModelLoad {
+            path: origin.to_owned(),
+            message: format!("{e:#}"),
+        })?;
         Ok(Self {
-            plan,
+            state,
             anchors: AnchorSpec::ssdlite_mobilenet_v2().anchors(),
             post: PostProcess::default(),
             executor,
@@ -94,12 +99,13 @@ impl SsdLitePerson {
 
     /// Runs the model on a ready 300x300 NHWC input in [-1, 1] and returns
     /// the raw outputs: box encodings (1917 x 4) and logits (1917 x 2).
-    pub fn run_raw(&self, input: &[f32]) -> Result<(Vec<f32>, Vec<f32>), DetectError> {
+    pub fn run_raw(&mut self, input: &[f32]) -> Result<(Vec<f32>, Vec<f32>), DetectError> {
         let tensor = Tensor::from_shape(&[1, INPUT_SIZE, INPUT_SIZE, 3], input)
             .map_err(|e| DetectError::Inference(format!("{e:#}")))?;
-        let plan = self.plan.clone();
-        let out = multithread_tract_scope(self.executor.clone(), || plan.run(tvec!(tensor.into())))
-            .map_err(|e| DetectError::Inference(format!("{e:#}")))?;
+        let state = &mut self.state;
+        let out =
+            multithread_tract_scope(self.executor.clone(), || state.run(tvec!(tensor.into())))
+                .map_err(|e| DetectError::Inference(format!("{e:#}")))?;
         let flat = |t: &TValue| -> Result<Vec<f32>, DetectError> {
             Ok(t.to_plain_array_view::<f32>()
                 .map_err(|e| DetectError::Inference(format!("{e:#}")))?

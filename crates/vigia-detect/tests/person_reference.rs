@@ -41,7 +41,7 @@ fn tract_scores_equal_tensorflow_within_a_hundredth() {
     let reference: Reference =
         toml::from_str(include_str!("person_reference.toml")).expect("reference parses");
     assert!(reference.image.len() >= 3, "a reference of a few images");
-    let det = SsdLitePerson::load(&env_path("VIGIA_PERSON_MODEL"), 1).expect("model loads");
+    let mut det = SsdLitePerson::load(&env_path("VIGIA_PERSON_MODEL"), 1).expect("model loads");
     let set = env_path("VIGIA_PERSON_SET");
     let mut worst = 0.0f32;
     for r in &reference.image {

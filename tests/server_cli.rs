@@ -171,6 +171,16 @@ fn users_incoming_captures_and_clean_shutdown() {
     bad_id.replace_range(20..28, "0badf00d");
     copy_dir(&capture, &incoming.join(&bad_id));
     std::fs::write(incoming.join(&bad_id).join("snapshot.jpg"), b"tampered").expect("tamper");
+    // Uploaded long ago: the server does not wait for it to settle.
+    let long_ago = std::time::SystemTime::now() - Duration::from_secs(300);
+    let bad_dir = incoming.join(&bad_id);
+    for e in std::fs::read_dir(&bad_dir).expect("bad capture") {
+        let f = std::fs::File::open(e.expect("entry").path()).expect("open");
+        f.set_modified(long_ago).expect("set mtime");
+    }
+    std::fs::File::open(&bad_dir)
+        .and_then(|d| d.set_modified(long_ago))
+        .expect("set the folder's mtime");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     while incoming.join(&id).exists() || incoming.join(&bad_id).exists() {

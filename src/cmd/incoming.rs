@@ -8,8 +8,15 @@
 //! conflicting) is moved to `incoming/<camera>/.rejected/` so the evidence
 //! is kept for a person to look at and the scan does not loop on it. A full
 //! disk stops the pass and leaves everything for the next one.
+//!
+//! A plain SFTP or scp upload writes files in place and in any order, so a
+//! manifest may be read half-written, or before the snapshot it lists has
+//! arrived. A folder the store finds incomplete or inconsistent is
+//! therefore only rejected once nothing in it has changed for
+//! [`SETTLE`]; until then it waits for a later pass.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use vigia_base::{CameraId, CaptureId};
 use vigia_store::{IngestOutcome, Store, StoreError};
@@ -19,11 +26,23 @@ pub struct PassReport {
     pub stored: Vec<CaptureId>,
     pub already: Vec<CaptureId>,
     pub rejected: Vec<(CaptureId, String)>,
+    /// Refused, but still being written to: looked at again next pass.
+    pub waiting: Vec<CaptureId>,
     pub disk_full: bool,
 }
 
-/// One scan of the incoming area.
-pub fn ingest_pass(store: &Store, incoming: &Path, now_ms: i64) -> std::io::Result<PassReport> {
+/// How long a refused capture folder must stay unchanged before it is
+/// rejected: longer than any pause of a live upload.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+/// One scan of the incoming area; refused folders changed within `settle`
+/// wait (see the module documentation).
+pub fn ingest_pass(
+    store: &Store,
+    incoming: &Path,
+    now_ms: i64,
+    settle: Duration,
+) -> std::io::Result<PassReport> {
     let mut report = PassReport::default();
     std::fs::create_dir_all(incoming)?;
     let mut cameras: Vec<(CameraId, PathBuf)> = Vec::new();
@@ -62,6 +81,9 @@ pub fn ingest_pass(store: &Store, incoming: &Path, now_ms: i64) -> std::io::Resu
                     report.disk_full = true;
                     return Ok(report);
                 }
+                Err(StoreError::InvalidCapture { .. }) if changed_within(&path, settle)? => {
+                    report.waiting.push(id);
+                }
                 Err(e) => {
                     let rejected = dir.join(".rejected");
                     std::fs::create_dir_all(&rejected)?;
@@ -72,6 +94,22 @@ pub fn ingest_pass(store: &Store, incoming: &Path, now_ms: i64) -> std::io::Resu
         }
     }
     Ok(report)
+}
+
+/// Whether any file of the capture folder (or the folder) was modified
+/// less than `window` ago. A clock that jumped back counts as recent.
+fn changed_within(dir: &Path, window: Duration) -> std::io::Result<bool> {
+    let now = SystemTime::now();
+    let recent = |t: SystemTime| now.duration_since(t).map_or(true, |age| age < window);
+    if recent(std::fs::metadata(dir)?.modified()?) {
+        return Ok(true);
+    }
+    for e in std::fs::read_dir(dir)? {
+        if recent(e?.metadata()?.modified()?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Completes captures cut off mid-event: folders of `incoming/<camera>/`
@@ -162,4 +200,56 @@ pub fn complete_orphans(
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigia_store::StoreConfig;
+
+    fn age(path: &Path, by: Duration) {
+        let t = SystemTime::now() - by;
+        std::fs::File::open(path)
+            .and_then(|f| f.set_modified(t))
+            .expect("set mtime");
+    }
+
+    #[test]
+    fn a_half_written_manifest_waits_until_the_folder_settles_then_is_set_aside() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (store, _) = Store::open(StoreConfig {
+            db_path: root.path().join("db/vigia.db"),
+            media_dir: root.path().join("media"),
+            min_free_bytes: 0,
+        })
+        .expect("store");
+        let incoming = root.path().join("incoming");
+        let id = "20261202T120000000Z-0a0b0c0d";
+        let cap = incoming.join("gate").join(id);
+        std::fs::create_dir_all(&cap).expect("mkdir");
+        // A stock sftp client is in the middle of writing the manifest.
+        std::fs::write(
+            cap.join("manifest.json"),
+            br#"{"version":1,"capture_id":"2026"#,
+        )
+        .expect("write");
+        let settle = Duration::from_secs(30);
+
+        let r = ingest_pass(&store, &incoming, 0, settle).expect("pass");
+        assert_eq!(r.waiting.len(), 1, "{r:?}");
+        assert!(r.rejected.is_empty());
+        assert!(cap.join("manifest.json").is_file(), "left in place");
+
+        // Nothing changed for longer than the settle time: set aside, kept.
+        age(&cap.join("manifest.json"), Duration::from_secs(60));
+        age(&cap, Duration::from_secs(60));
+        let r = ingest_pass(&store, &incoming, 0, settle).expect("pass");
+        assert_eq!(r.rejected.len(), 1, "{r:?}");
+        assert!(!cap.exists());
+        assert!(incoming
+            .join("gate/.rejected")
+            .join(id)
+            .join("manifest.json")
+            .is_file());
+    }
 }

@@ -210,7 +210,7 @@ impl Server {
                     if let Err(e) = complete_orphans(&dir, now, orphan_after_ms, &is_connected) {
                         tracing::error!(error = %e, "completing cut-off captures");
                     }
-                    ingest_pass(&s, &dir, now)
+                    ingest_pass(&s, &dir, now, super::incoming::SETTLE)
                 };
                 match tokio::task::spawn_blocking(pass).await {
                     Ok(Ok(r)) => {

@@ -16,7 +16,7 @@
 //! [`SETTLE`]; until then it waits for a later pass.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, UNIX_EPOCH};
 
 use vigia_base::{CameraId, CaptureId};
 use vigia_store::{IngestOutcome, Store, StoreError};
@@ -81,7 +81,9 @@ pub fn ingest_pass(
                     report.disk_full = true;
                     return Ok(report);
                 }
-                Err(StoreError::InvalidCapture { .. }) if changed_within(&path, settle)? => {
+                Err(StoreError::InvalidCapture { .. })
+                    if now_ms - last_change_ms(&path)? < settle.as_millis() as i64 =>
+                {
                     report.waiting.push(id);
                 }
                 Err(e) => {
@@ -96,20 +98,21 @@ pub fn ingest_pass(
     Ok(report)
 }
 
-/// Whether any file of the capture folder (or the folder) was modified
-/// less than `window` ago. A clock that jumped back counts as recent.
-fn changed_within(dir: &Path, window: Duration) -> std::io::Result<bool> {
-    let now = SystemTime::now();
-    let recent = |t: SystemTime| now.duration_since(t).map_or(true, |age| age < window);
-    if recent(std::fs::metadata(dir)?.modified()?) {
-        return Ok(true);
-    }
+/// When the capture folder or a file in it last changed, in ms since the
+/// epoch (0 if the file system keeps no times). A clock that jumped back
+/// makes it look recent, which only delays a decision.
+fn last_change_ms(dir: &Path) -> std::io::Result<i64> {
+    let ms = |m: &std::fs::Metadata| {
+        m.modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64)
+    };
+    let mut newest = ms(&std::fs::metadata(dir)?);
     for e in std::fs::read_dir(dir)? {
-        if recent(e?.metadata()?.modified()?) {
-            return Ok(true);
-        }
+        newest = newest.max(ms(&e?.metadata()?));
     }
-    Ok(false)
+    Ok(newest)
 }
 
 /// Completes captures cut off mid-event: folders of `incoming/<camera>/`
@@ -147,17 +150,15 @@ pub fn complete_orphans(
             if !cap.file_type()?.is_dir() || dir.join(MANIFEST_NAME).exists() {
                 continue;
             }
-            let mut newest = 0i64;
+            // Only a folder quiet for long enough is read and hashed.
+            let newest = last_change_ms(&dir)?;
+            if now_ms - newest < older_than_ms {
+                continue;
+            }
             let mut present = Vec::new();
             for f in std::fs::read_dir(&dir)? {
                 let f = f?;
                 let meta = f.metadata()?;
-                if let Ok(m) = meta.modified() {
-                    let ms = m
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as i64);
-                    newest = newest.max(ms);
-                }
                 let name = f.file_name().to_string_lossy().into_owned();
                 if meta.is_file() && FileKind::from_file_name(&name).is_some() {
                     let bytes = std::fs::read(f.path())?;
@@ -172,7 +173,7 @@ pub fn complete_orphans(
                     });
                 }
             }
-            if present.is_empty() || now_ms - newest < older_than_ms {
+            if present.is_empty() {
                 continue;
             }
             let start = id.start_ms().unwrap_or(newest);
@@ -205,10 +206,11 @@ pub fn complete_orphans(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigia_base::Clock;
     use vigia_store::StoreConfig;
 
     fn age(path: &Path, by: Duration) {
-        let t = SystemTime::now() - by;
+        let t = std::time::SystemTime::now() - by;
         std::fs::File::open(path)
             .and_then(|f| f.set_modified(t))
             .expect("set mtime");
@@ -234,8 +236,9 @@ mod tests {
         )
         .expect("write");
         let settle = Duration::from_secs(30);
+        let now_ms = vigia_base::RealClock.now_ms();
 
-        let r = ingest_pass(&store, &incoming, 0, settle).expect("pass");
+        let r = ingest_pass(&store, &incoming, now_ms, settle).expect("pass");
         assert_eq!(r.waiting.len(), 1, "{r:?}");
         assert!(r.rejected.is_empty());
         assert!(cap.join("manifest.json").is_file(), "left in place");
@@ -243,7 +246,7 @@ mod tests {
         // Nothing changed for longer than the settle time: set aside, kept.
         age(&cap.join("manifest.json"), Duration::from_secs(60));
         age(&cap, Duration::from_secs(60));
-        let r = ingest_pass(&store, &incoming, 0, settle).expect("pass");
+        let r = ingest_pass(&store, &incoming, now_ms, settle).expect("pass");
         assert_eq!(r.rejected.len(), 1, "{r:?}");
         assert!(!cap.exists());
         assert!(incoming

@@ -72,12 +72,13 @@ fn plan_fold(
     {
         return Ok(None);
     }
-    let Some(filter_const) = exclusive_const(graph, index, consumers, &conv_node.input[1]) else {
+    let Some(filter_const) = const_behind(graph, index, &conv_node.input[1], Some(consumers))
+    else {
         return Ok(None);
     };
     let mut stats = Vec::with_capacity(4);
     for input in &node.input[1..5] {
-        let Some(c) = const_through_identity(graph, index, input) else {
+        let Some(c) = const_behind(graph, index, input, None) else {
             return Ok(None);
         };
         stats.push(f32_values(&graph.node[c])?);
@@ -189,21 +190,28 @@ fn next_bias_fold(model: &TypedModel) -> TractResult<Option<TypedModelPatch>> {
                 .iter()
                 .enumerate()
                 .all(|(axis, &d)| d == 1 || axis == c_axis);
+        if !per_channel {
+            continue;
+        }
         let Some(bias) = model.outlet_fact(node.inputs[2])?.konst.clone() else {
             continue;
         };
-        if !per_channel || !(bias.len() == 1 || bias.len() == channels) {
+        // The bias is a scalar (tract's zero) or one value per channel.
+        let bias: Vec<f32> = bias
+            .cast_to::<f32>()?
+            .to_plain_array_view::<f32>()?
+            .iter()
+            .copied()
+            .collect();
+        if bias.len() != 1 && bias.len() != channels {
             continue;
         }
-        let bias = bias.cast_to::<f32>()?;
-        let bias = bias.to_plain_array_view::<f32>()?;
-        let bias: Vec<f32> = bias.iter().copied().collect();
-        let operand = operand.cast_to::<f32>()?;
         let summed: Vec<f32> = operand
+            .cast_to::<f32>()?
             .to_plain_array_view::<f32>()?
             .iter()
             .enumerate()
-            .map(|(c, v)| v + bias[if bias.len() == 1 { 0 } else { c }])
+            .map(|(c, v)| v + bias[c % bias.len()])
             .collect();
         let mut patch = TypedModelPatch::default();
         let input = patch.tap_model(model, node.inputs[0])?;
@@ -234,36 +242,19 @@ fn consumer_counts(graph: &GraphDef) -> HashMap<String, usize> {
 }
 
 /// The `Const` behind `input`, looking through `Identity` nodes (frozen
-/// graphs keep a `.../read` identity in front of every weight).
-fn const_through_identity(
+/// graphs keep a `.../read` identity in front of every weight). With
+/// `exclusive`, only if nothing else reads the constant or the identities
+/// in between: a fold that rewrites the constant in place needs that.
+fn const_behind(
     graph: &GraphDef,
     index: &HashMap<String, usize>,
     input: &str,
-) -> Option<usize> {
-    let mut at = *index.get(node_name(input))?;
-    for _ in 0..8 {
-        match graph.node[at].op.as_str() {
-            "Const" => return Some(at),
-            "Identity" if !graph.node[at].input.is_empty() => {
-                at = *index.get(node_name(&graph.node[at].input[0]))?;
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Like [`const_through_identity`], but only if nothing else reads the
-/// constant or the identities in between: the fold rewrites it in place.
-fn exclusive_const(
-    graph: &GraphDef,
-    index: &HashMap<String, usize>,
-    consumers: &HashMap<String, usize>,
-    input: &str,
+    exclusive: Option<&HashMap<String, usize>>,
 ) -> Option<usize> {
     let mut name = node_name(input);
-    loop {
-        if consumers.get(name).copied() != Some(1) {
+    // A bounded walk: a malformed graph may loop identities.
+    for _ in 0..8 {
+        if exclusive.is_some_and(|consumers| consumers.get(name).copied() != Some(1)) {
             return None;
         }
         let at = *index.get(name)?;
@@ -275,6 +266,7 @@ fn exclusive_const(
             _ => return None,
         }
     }
+    None
 }
 
 fn f32_values(node: &NodeDef) -> TractResult<Vec<f32>> {

@@ -70,19 +70,18 @@ impl SsdLitePerson {
     /// Like [`Self::load`] from bytes in memory; `origin` names the file in
     /// errors.
     pub fn from_bytes(bytes: &[u8], origin: &Path, threads: usize) -> Result<Self, DetectError> {
-        let plan = build_plan(bytes, Folding::On).map_err(|e| DetectError::ModelLoad {
+        let load_error = |e: TractError| DetectError::ModelLoad {
             path: origin.to_owned(),
             message: format!("{e:#}"),
-        })?;
+        };
+        let state = build_plan(bytes, Folding::On)
+            .and_then(|plan| plan.spawn())
+            .map_err(load_error)?;
         let executor = if threads <= 1 {
             Executor::SingleThread
         } else {
             Executor::multithread(threads)
         };
-        let state = plan.spawn().map_err(|e| DetectError::ModelLoad {
-            path: origin.to_owned(),
-            message: format!("{e:#}"),
-        })?;
         Ok(Self {
             state,
             anchors: AnchorSpec::ssdlite_mobilenet_v2().anchors(),
